@@ -1,0 +1,136 @@
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Table types for every table the migrations create. One interface per table, named for the table,
+ * added here in the same change as the migration that creates it.
+ *
+ * Conventions (identical in SQLite and PostgreSQL, so one query works on both):
+ * - ids are text (UUIDs or prefixed ids such as `wsp_…`), never auto-increment integers;
+ * - timestamps are integer milliseconds since the epoch (`number`): INTEGER in SQLite, BIGINT in
+ *   PostgreSQL, which the pool parses back to a JS number;
+ * - booleans are integers 0/1 (`Bool` below) in both dialects: SQLite has no boolean type, and one
+ *   representation means a filter like `where('revoked', '=', 1)` means the same everywhere;
+ * - JSON is stored as text (`JSON.stringify` on the way in, `JSON.parse` on the way out);
+ * - binary values (keys, ciphertexts) are stored as base64 text.
+ */
+export interface Database {
+  meta: MetaTable;
+  secrets: SecretsTable;
+  workspaces: WorkspacesTable;
+  api_keys: ApiKeysTable;
+  provider_credentials: ProviderCredentialsTable;
+  model_aliases: ModelAliasesTable;
+}
+
+/** 0 = false, 1 = true. */
+export type Bool = 0 | 1;
+
+/** Small settings the gateway needs before anything else, e.g. the master-key check value. */
+export interface MetaTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+/** Envelope-encrypted records (see src/secrets): a data key wrapped by a master key version. */
+export interface SecretsTable {
+  id: string;
+  /** What the secret is for, e.g. `provider-credential`; lets rotation and audits find them. */
+  purpose: string;
+  workspace_id: string | null;
+  master_key_version: number;
+  /** base64 */
+  wrapped_key: string;
+  /** base64 */
+  ciphertext: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type MetaRow = Selectable<MetaTable>;
+export type NewMeta = Insertable<MetaTable>;
+export type SecretRow = Selectable<SecretsTable>;
+export type NewSecret = Insertable<SecretsTable>;
+export type SecretUpdate = Updateable<SecretsTable>;
+
+/** A tenant. Every other resource belongs to exactly one workspace. */
+export interface WorkspacesTable {
+  /** `wsp_…` */
+  id: string;
+  name: string;
+  /** JSON object of workspace settings. */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/**
+ * A Portcullis API key. Only a keyed hash of its secret is stored (src/keys); `masked` is the
+ * display form. List attributes are JSON arrays.
+ */
+export interface ApiKeysTable {
+  /** The key's public id, also embedded in the key itself. */
+  id: string;
+  workspace_id: string;
+  name: string;
+  /** `live` or `test`: the key's prefix (`pcx_live_` / `pcx_test_`). */
+  environment: string;
+  created_by: string | null;
+  /** base64url HMAC-SHA256 of the secret under a key derived from the master key. */
+  secret_hash: string;
+  /** After a rotation, the old secret's hash, accepted until `previous_valid_until`. */
+  previous_secret_hash: string | null;
+  previous_valid_until: number | null;
+  masked: string;
+  scopes: string;
+  models: string;
+  allow_ips: string;
+  allow_origins: string;
+  /** JSON object of limit and budget fields (rpm, tpm, budget …), enforced by src/limits. */
+  limits: string;
+  tags: string;
+  expires_at: number | null;
+  revoked_at: number | null;
+  deleted_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A provider account a workspace calls through. The secret is in `secrets` (envelope-encrypted). */
+export interface ProviderCredentialsTable {
+  /** `crd_…` */
+  id: string;
+  workspace_id: string;
+  name: string;
+  /** `openai` | `anthropic` | `azure-openai` | `openai-compatible` */
+  provider: string;
+  base_url: string | null;
+  /** JSON array of model globs this credential serves. */
+  models: string;
+  /** JSON object of provider options (e.g. Azure api-version). */
+  options: string;
+  secret_id: string;
+  masked: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/** A public model name mapped to an ordered list of targets (fallback order). */
+export interface ModelAliasesTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  /** JSON array of { credential: name, model: upstream model }. */
+  targets: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ProviderCredentialRow = Selectable<ProviderCredentialsTable>;
+export type ModelAliasRow = Selectable<ModelAliasesTable>;
