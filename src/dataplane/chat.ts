@@ -1,0 +1,207 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
+import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
+import { openAIRequestToAnthropic } from '../providers/translate/openai-to-anthropic.ts';
+import { anthropicMessageToOpenAI } from '../providers/translate/responses.ts';
+import { emptyUsage, type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
+import { OPENAI_SSE_DONE, openAISSE, openAIStreamError } from '../providers/translate/sse.ts';
+import { AnthropicToOpenAIStream } from '../providers/translate/stream-anthropic-to-openai.ts';
+import { callUpstream, type UpstreamSuccess } from '../providers/upstream.ts';
+import { readJsonAnswer, upstreamRefusal } from './answer.ts';
+import {
+  abortOnDisconnect,
+  type Caller,
+  type DataPlaneDeps,
+  isAbort,
+  providerError,
+  recordCall,
+} from './context.ts';
+import { parseEventJson, readSse } from './sse.ts';
+
+/**
+ * POST /v1/chat/completions — OpenAI Chat Completions, to any target. OpenAI-format targets get
+ * the body as sent (model renamed to the upstream name); Anthropic targets get it translated, and
+ * their answer translated back, streaming included.
+ */
+export interface ChatBody {
+  model: string;
+  messages: unknown[];
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean } | null;
+  [key: string]: unknown;
+}
+
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+
+export function chatCompletions(deps: DataPlaneDeps) {
+  return async (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
+    const started = deps.clock.now();
+    const caller = await deps.admit(request, reply, 'chat');
+    const body = request.body;
+    deps.authorizeModel(request, caller, body.model);
+    const targets = await deps.resolveTargets(caller.workspaceId, body.model);
+    const stream = body.stream === true;
+    const clientWantsUsage = stream && body.stream_options?.include_usage === true;
+    const controller = abortOnDisconnect(request, reply);
+
+    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+    try {
+      result = await callUpstream(
+        deps.upstream,
+        targets,
+        async (target) => {
+          const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+          if (nativeFormat(target.provider) === 'openai') {
+            // Usage is always asked for, so accounting never has to guess; the client only sees
+            // the usage chunk when it asked for it.
+            const upstreamBody = stream
+              ? { ...body, stream_options: { ...(body.stream_options ?? {}), include_usage: true } }
+              : body;
+            return openAIRequest(target, 'chat', upstreamBody, secret);
+          }
+          try {
+            const translated = openAIRequestToAnthropic(body) as unknown as Record<string, unknown>;
+            return anthropicRequest(target, translated, secret, request.headers);
+          } catch (err) {
+            throw providerError(err, target);
+          }
+        },
+        { signal: controller.signal, requestId: request.id, model: body.model },
+      );
+    } catch (err) {
+      throw providerError(err);
+    }
+    if ('clientError' in result) throw await upstreamRefusal(result, body.model);
+
+    const record = (usage: TokenUsage | undefined, status: number): void =>
+      recordCall(request, caller, {
+        endpoint: 'chat',
+        model: body.model,
+        target: result.target.credentialName,
+        provider: result.target.provider,
+        stream,
+        status,
+        usage,
+        attempts: result.attempts,
+        ms: deps.clock.now() - started,
+      });
+
+    if (!stream) {
+      const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
+      if (nativeFormat(result.target.provider) === 'openai') {
+        record(usageFromOpenAI((json as { usage?: unknown }).usage), 200);
+        // The provider's bytes as they came: identical to calling it directly.
+        return reply.type('application/json').send(text);
+      }
+      let completion: ReturnType<typeof anthropicMessageToOpenAI>;
+      try {
+        completion = anthropicMessageToOpenAI(json, { created: Math.floor(deps.clock.now() / 1000) });
+      } catch (err) {
+        throw providerError(err, result.target);
+      }
+      record(usageFromOpenAI(completion.usage), 200);
+      return reply.send(completion);
+    }
+
+    const events =
+      nativeFormat(result.target.provider) === 'openai'
+        ? relayOpenAI(result, clientWantsUsage, record)
+        : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record);
+    reply.header('content-type', 'text/event-stream; charset=utf-8');
+    reply.header('x-accel-buffering', 'no');
+    return reply.send(Readable.from(events, { objectMode: false, highWaterMark: 0 }));
+  };
+}
+
+function streamFailure(err: unknown): string {
+  const reason =
+    err instanceof Error && err.name === 'UpstreamFormatError' ? 'sent an invalid stream' : 'stream failed';
+  return openAISSE(
+    openAIStreamError(
+      `The provider ${reason} before the answer was complete.`,
+      'server_error',
+      'upstream_error',
+    ),
+  );
+}
+
+/** Client closed the request before the answer ended (nginx's 499), for the call record. */
+export const CLIENT_CLOSED = 499;
+
+/** OpenAI-format upstream → OpenAI client: each event checked and passed through as it arrives. */
+async function* relayOpenAI(
+  result: UpstreamSuccess<Target>,
+  clientWantsUsage: boolean,
+  record: (usage: TokenUsage | undefined, status: number) => void,
+): AsyncGenerator<string> {
+  let usage: TokenUsage | undefined;
+  let status = CLIENT_CLOSED;
+  try {
+    let done = false;
+    for await (const batch of readSse(result.body)) {
+      let out = '';
+      for (const event of batch) {
+        if (event.data === '[DONE]') {
+          done = true;
+          continue;
+        }
+        // Every event is parsed: a provider's broken JSON must end as an error event the SDK
+        // understands, not as a parse failure inside the client.
+        const chunk = parseEventJson(event.data) as { usage?: unknown; choices?: unknown[] } | null;
+        if (chunk?.usage) {
+          usage = usageFromOpenAI(chunk.usage);
+          // The usage-only chunk asked for on the client's behalf is not theirs to see.
+          if (!clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue;
+        }
+        out += `data: ${event.data}\n\n`;
+      }
+      if (out.length > 0) yield out;
+    }
+    // A stream that ends without [DONE] was cut short upstream: say so rather than end quietly.
+    status = done ? 200 : 502;
+    yield done ? OPENAI_SSE_DONE : streamFailure(new Error('truncated'));
+  } catch (err) {
+    if (isAbort(err)) return;
+    status = 502;
+    yield streamFailure(err);
+  } finally {
+    record(usage, status);
+  }
+}
+
+/** Anthropic upstream → OpenAI client: each event translated into chat.completion.chunk objects. */
+async function* relayAnthropicAsOpenAI(
+  result: UpstreamSuccess<Target>,
+  clientWantsUsage: boolean,
+  now: number,
+  record: (usage: TokenUsage | undefined, status: number) => void,
+): AsyncGenerator<string> {
+  const translator = new AnthropicToOpenAIStream({
+    created: Math.floor(now / 1000),
+    includeUsage: clientWantsUsage,
+  });
+  let status = CLIENT_CLOSED;
+  try {
+    for await (const batch of readSse(result.body)) {
+      let out = '';
+      for (const event of batch) {
+        for (const chunk of translator.push(parseEventJson(event.data) as AnthropicStreamEvent))
+          out += openAISSE(chunk);
+      }
+      if (out.length > 0) yield out;
+      if (translator.done) break;
+    }
+    if (!translator.done) throw new Error('truncated');
+    status = 200;
+    yield OPENAI_SSE_DONE;
+  } catch (err) {
+    if (isAbort(err)) return;
+    status = 502;
+    yield streamFailure(err);
+  } finally {
+    record(translator.usage ?? emptyUsage(), status);
+  }
+}
+
+export type { Caller };

@@ -1,0 +1,114 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
+import {
+  InvalidParameterError,
+  UnsupportedParameterError,
+  UpstreamFormatError,
+} from '../providers/errors.ts';
+import type { Target } from '../providers/targets.ts';
+import type { TokenUsage } from '../providers/translate/shared.ts';
+import type { UpstreamDeps } from '../providers/upstream.ts';
+
+/** What the data-plane routes need, injected by createApp (no module state). */
+export interface Caller {
+  keyId: string;
+  workspaceId: string;
+}
+
+export type Scope = 'chat' | 'embeddings' | 'responses' | 'messages' | 'models:read';
+
+export interface DataPlaneDeps {
+  config: Readonly<Config>;
+  logger: Logger;
+  clock: Clock;
+  /** Stages 2-3: who is calling and may they use this endpoint (and model). Throws a PortcullisError. */
+  admit(request: FastifyRequest, reply: FastifyReply, scope: Scope): Promise<Caller>;
+  authorizeModel(request: FastifyRequest, caller: Caller, model: string): void;
+  /** Models this caller may see in GET /v1/models. */
+  listModels(caller: Caller): Promise<string[]>;
+  /** Stage 6: the ordered targets for a public model name (model_not_found when none). */
+  resolveTargets(workspaceId: string, model: string): Promise<Target[]>;
+  /** A credential's secret, decrypted in memory for one call, looked up only within the caller's workspace. */
+  resolveSecret(credentialId: string, workspaceId: string): Promise<string>;
+  upstream: UpstreamDeps;
+}
+
+/** One line per proxied call: metadata only, never prompt or answer text (DESIGN.md invariant 1). */
+export interface CallRecord {
+  endpoint: string;
+  model: string;
+  target?: string;
+  provider?: string;
+  stream: boolean;
+  status: number;
+  usage?: TokenUsage;
+  attempts?: number;
+  ms: number;
+}
+
+export function recordCall(request: FastifyRequest, caller: Caller, record: CallRecord): void {
+  request.log.info(
+    {
+      event: 'llm_call',
+      workspace: caller.workspaceId,
+      key: caller.keyId,
+      endpoint: record.endpoint,
+      model: record.model,
+      target: record.target,
+      provider: record.provider,
+      stream: record.stream,
+      status: record.status,
+      inputTokens: record.usage?.inputTokens,
+      outputTokens: record.usage?.outputTokens,
+      attempts: record.attempts,
+      ms: record.ms,
+    },
+    'llm call',
+  );
+}
+
+/** Maps translation errors onto the catalogue, naming the parameter and the target. */
+export function providerError(err: unknown, target?: Target): unknown {
+  if (err instanceof UnsupportedParameterError) {
+    return new PortcullisError('unsupported_parameter', {
+      param: err.param,
+      vars: {
+        param: err.param,
+        target: target ? `${target.provider} model "${target.upstreamModel}"` : 'this target',
+        detail:
+          err.message.replace(/^Parameter '[^']*' is not supported by the target provider:? ?/, '') ||
+          'refused',
+      },
+      cause: err,
+    });
+  }
+  if (err instanceof InvalidParameterError) {
+    return new PortcullisError('invalid_request', {
+      param: err.param,
+      vars: { detail: err.message.replace(/\.$/, '') },
+    });
+  }
+  if (err instanceof UpstreamFormatError)
+    return new PortcullisError('upstream_invalid_response', { cause: err });
+  return err;
+}
+
+/** Aborts the upstream call when the client goes away before the answer is complete. */
+export function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply): AbortController {
+  const controller = new AbortController();
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) controller.abort(new DOMException('client disconnected', 'AbortError'));
+  };
+  reply.raw.once('close', onClose);
+  request.raw.once('aborted', onClose);
+  return controller;
+}
+
+/** True for the error an upstream read ends with after the client went away (the call was aborted on purpose). */
+export function isAbort(err: unknown): boolean {
+  const e = err as { name?: unknown; code?: unknown } | null;
+  return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
+}

@@ -1,0 +1,160 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PortcullisError } from '../errors/catalogue.ts';
+import { nativeFormat, type OpenAIEndpoint, openAIRequest, type Target } from '../providers/targets.ts';
+import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
+import { callUpstream, type UpstreamSuccess } from '../providers/upstream.ts';
+import { readJsonAnswer, upstreamRefusal } from './answer.ts';
+import { CLIENT_CLOSED } from './chat.ts';
+import {
+  abortOnDisconnect,
+  type DataPlaneDeps,
+  isAbort,
+  providerError,
+  recordCall,
+  type Scope,
+} from './context.ts';
+import { parseEventJson, readSse } from './sse.ts';
+
+/**
+ * Endpoints only OpenAI-format providers offer: POST /v1/embeddings and POST /v1/responses.
+ * Bodies are passed through (model renamed); Anthropic targets are refused by name rather than
+ * answered with something that only looks right.
+ */
+export interface ModelBody {
+  model: string;
+  stream?: boolean | null;
+  [key: string]: unknown;
+}
+
+const LABEL: Record<'embeddings' | 'responses', string> = {
+  embeddings: 'Embeddings',
+  responses: 'The Responses API',
+};
+
+export function openAIOnly(
+  deps: DataPlaneDeps,
+  endpoint: Extract<OpenAIEndpoint, 'embeddings' | 'responses'>,
+) {
+  const scope: Scope = endpoint;
+  return async (request: FastifyRequest<{ Body: ModelBody }>, reply: FastifyReply) => {
+    const started = deps.clock.now();
+    const caller = await deps.admit(request, reply, scope);
+    const body = request.body;
+    deps.authorizeModel(request, caller, body.model);
+    const all = await deps.resolveTargets(caller.workspaceId, body.model);
+    const targets = all.filter((t) => nativeFormat(t.provider) === 'openai');
+    const first = all[0];
+    if (targets.length === 0 && first) {
+      throw new PortcullisError('unsupported_endpoint', {
+        vars: {
+          endpoint: LABEL[endpoint],
+          model: body.model,
+          provider: first.provider,
+          detail:
+            endpoint === 'responses'
+              ? 'use /v1/chat/completions or /v1/messages'
+              : 'the provider has no embeddings',
+        },
+      });
+    }
+    const stream = endpoint === 'responses' && body.stream === true;
+    const controller = abortOnDisconnect(request, reply);
+    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+    try {
+      result = await callUpstream(
+        deps.upstream,
+        targets,
+        async (target) =>
+          openAIRequest(
+            target,
+            endpoint,
+            body,
+            await deps.resolveSecret(target.credentialId, caller.workspaceId),
+          ),
+        { signal: controller.signal, requestId: request.id, model: body.model },
+      );
+    } catch (err) {
+      throw providerError(err);
+    }
+    if ('clientError' in result) throw await upstreamRefusal(result, body.model);
+
+    const record = (usage: TokenUsage | undefined, status: number): void =>
+      recordCall(request, caller, {
+        endpoint,
+        model: body.model,
+        target: result.target.credentialName,
+        provider: result.target.provider,
+        stream,
+        status,
+        usage,
+        attempts: result.attempts,
+        ms: deps.clock.now() - started,
+      });
+
+    if (!stream) {
+      const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
+      record(usageOf((json as { usage?: unknown }).usage), 200);
+      return reply.type('application/json').send(text);
+    }
+    reply.header('content-type', 'text/event-stream; charset=utf-8');
+    reply.header('x-accel-buffering', 'no');
+    return reply.send(Readable.from(relayResponses(result, record), { objectMode: false, highWaterMark: 0 }));
+  };
+}
+
+/** Embeddings report prompt_tokens; the Responses API reports input_tokens / output_tokens. */
+function usageOf(usage: unknown): TokenUsage {
+  const u = usage as { input_tokens?: unknown; output_tokens?: unknown } | null | undefined;
+  if (u && typeof u === 'object' && 'input_tokens' in u) {
+    const n = (v: unknown): number => (typeof v === 'number' && v > 0 ? v : 0);
+    return {
+      inputTokens: n(u.input_tokens),
+      outputTokens: n(u.output_tokens),
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    };
+  }
+  return usageFromOpenAI(usage);
+}
+
+const TERMINAL = new Set(['response.completed', 'response.failed', 'response.incomplete', 'error']);
+
+/** Responses API events passed through with their names; usage read from the terminal event. */
+async function* relayResponses(
+  result: UpstreamSuccess<Target>,
+  record: (usage: TokenUsage | undefined, status: number) => void,
+): AsyncGenerator<string> {
+  let usage: TokenUsage | undefined;
+  let status = CLIENT_CLOSED;
+  try {
+    let ended = false;
+    for await (const batch of readSse(result.body)) {
+      let out = '';
+      for (const event of batch) {
+        const parsed = parseEventJson(event.data) as { type?: string; response?: { usage?: unknown } } | null;
+        const name = event.event ?? parsed?.type;
+        if (name !== undefined && TERMINAL.has(name)) {
+          ended = true;
+          if (parsed?.response?.usage) usage = usageOf(parsed.response.usage);
+        }
+        out += event.event ? `event: ${event.event}\ndata: ${event.data}\n\n` : `data: ${event.data}\n\n`;
+      }
+      if (out.length > 0) yield out;
+    }
+    if (!ended) throw new Error('truncated');
+    status = 200;
+  } catch (err) {
+    if (isAbort(err)) return;
+    status = 502;
+    yield `event: error\ndata: ${JSON.stringify({
+      type: 'error',
+      code: 'upstream_error',
+      message: 'The provider stream failed before the answer was complete.',
+      param: null,
+      sequence_number: 0,
+    })}\n\n`;
+  } finally {
+    record(usage, status);
+  }
+}

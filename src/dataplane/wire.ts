@@ -1,0 +1,133 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import type { Counters } from '../counters/types.ts';
+import { createCredentialRepository } from '../credentials/repository.ts';
+import type { Egress } from '../egress/egress.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
+import { loadPepper } from '../keys/hash.ts';
+import type { KeyPrincipal } from '../keys/types.ts';
+import { createKeyVerifier } from '../keys/verify.ts';
+import { createAuthenticator } from '../pipeline/authenticate.ts';
+import { allowedModels, authorize, modelAllowed } from '../pipeline/authorize.ts';
+import { createClientIpResolver } from '../pipeline/client-ip.ts';
+import { corsHeadersFor, createPreflight, type Preflight } from '../pipeline/cors.ts';
+import { createCircuitBreakers } from '../providers/breaker.ts';
+import type { Target } from '../providers/targets.ts';
+import { createRouter, type Router } from '../routing/resolve.ts';
+import type { MasterKeyRing } from '../secrets/master-key.ts';
+import { createVault } from '../secrets/vault.ts';
+import type { Store } from '../store/types.ts';
+import type { Caller, DataPlaneDeps } from './context.ts';
+
+/**
+ * Builds the data plane's dependencies from the process's stores: key verification (stages 2-3),
+ * routing and credentials (stage 6) and the upstream caller. createApp registers the routes.
+ */
+export interface DataPlane {
+  deps: DataPlaneDeps;
+  preflight: Preflight;
+  router: Router;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DataPlaneOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  clock: Clock;
+  store: Store;
+  counters: Counters;
+  keys: MasterKeyRing;
+  egress: Egress;
+}
+
+interface AdmittedCaller extends Caller {
+  principal: KeyPrincipal;
+}
+
+export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
+  const { config, logger, clock, store, counters, keys, egress } = opts;
+  const pepper = await loadPepper({ store, keys, clock });
+  const verifier = createKeyVerifier({ store, pepper, clock, counters, logger });
+  const authenticator = createAuthenticator({ verifier, counters, logger, clock });
+  const clientIp = createClientIpResolver(config.trustedProxies);
+  const router = createRouter({ store, clock });
+  const vault = createVault({ store, keys, clock });
+  const credentials = createCredentialRepository({
+    store,
+    vault,
+    clock,
+    egress,
+    egressAllow: config.egress.allow,
+    logger,
+  });
+  const preflight = createPreflight({ store, clock });
+  const breakers = createCircuitBreakers({
+    failures: config.upstream.breakerFailures,
+    cooldownMs: config.upstream.breakerCooldownMs,
+    clock,
+  });
+  const callers = new WeakMap<FastifyRequest, AdmittedCaller>();
+
+  const origin = (request: FastifyRequest): string | undefined => {
+    const value = request.headers.origin;
+    return typeof value === 'string' ? value : undefined;
+  };
+
+  const deps: DataPlaneDeps = {
+    config,
+    logger,
+    clock,
+    async admit(request: FastifyRequest, reply: FastifyReply, scope) {
+      const ip = clientIp({ socketAddress: request.raw.socket.remoteAddress, headers: request.headers });
+      const principal = await authenticator.authenticate({
+        headers: request.headers,
+        url: request.url,
+        clientIp: ip,
+      });
+      authorize(principal, { scope, clientIp: ip, origin: origin(request) });
+      reply.headers(corsHeadersFor(principal, origin(request)));
+      const caller: AdmittedCaller = {
+        keyId: principal.keyId,
+        workspaceId: principal.workspaceId,
+        principal,
+      };
+      callers.set(request, caller);
+      return caller;
+    },
+    authorizeModel(request, _caller, model) {
+      const caller = callers.get(request);
+      if (!caller) throw new PortcullisError('internal_error');
+      if (!modelAllowed(caller.principal, model)) {
+        throw new PortcullisError('model_not_allowed', { vars: { model }, param: 'model' });
+      }
+    },
+    async listModels(caller) {
+      const admitted = caller as AdmittedCaller;
+      const models = await router.listModels(caller.workspaceId);
+      return allowedModels(admitted.principal, models).map((m) => m.id);
+    },
+    async resolveTargets(workspaceId, model) {
+      const targets = await router.resolveTargets({ workspaceId, model });
+      return targets.map(
+        (t): Target => ({
+          ...t,
+          options: t.options as Readonly<Record<string, unknown>>,
+          key: `${t.credentialId} ${t.baseUrl}`,
+        }),
+      );
+    },
+    // Always within the caller's workspace: another tenant's credential id never decrypts here.
+    resolveSecret: (credentialId, workspaceId) => credentials.resolveSecret(credentialId, workspaceId),
+    upstream: { dispatcher: egress.dispatcher, breakers, config, clock, logger },
+  };
+  return {
+    deps,
+    preflight,
+    router,
+    start: () => verifier.start(),
+    stop: () => verifier.stop(),
+  };
+}

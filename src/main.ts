@@ -1,0 +1,100 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { type App, createApp } from './app.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config/schema.ts';
+import { openCounters } from './counters/open.ts';
+import type { Counters } from './counters/types.ts';
+import { createDataPlane, type DataPlane } from './dataplane/wire.ts';
+import { createEgress, type Egress } from './egress/egress.ts';
+import { type MasterKeyRing, resolveMasterKeys } from './secrets/master-key.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/types.ts';
+
+/**
+ * The one place where things are wired together: config → store → master keys → counters → app
+ * → listen. Everything below receives what it needs; nothing reaches for globals.
+ */
+export interface Gateway {
+  app: App;
+  store: Store;
+  counters: Counters;
+  keys: MasterKeyRing;
+  /** The /v1 machinery (exposed for operations such as invalidating routing caches). */
+  dataPlane: DataPlane;
+  /** The egress guard every outbound call uses (also for validating URLs at creation). */
+  egress: Egress;
+  /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Graceful stop: refuse new connections, let in-flight requests finish up to the deadline, close stores. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export async function startGateway({ config, logger, clock = systemClock }: StartOptions): Promise<Gateway> {
+  const store = await openStore({ config, logger });
+  let counters: Counters | undefined;
+  let egress: Egress | undefined;
+  try {
+    const report = await store.migrate();
+    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
+    const keys = await resolveMasterKeys({ config, store, logger, dataDir: config.dataDir, clock });
+    counters = await openCounters({ config, logger, clock });
+    egress = createEgress({
+      allow: config.egress.allow,
+      logger,
+      pool: { connectTimeoutMs: config.upstream.connectTimeoutMs },
+    });
+    const dataPlane = await createDataPlane({ config, logger, clock, store, counters, keys, egress });
+    await dataPlane.start();
+    const app = createApp({ config, store, counters, logger, clock, dataPlane });
+    await app.fastify.listen({ host: config.host, port: config.port });
+    const address = app.fastify.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `${app.tls ? 'https' : 'http'}://${host}:${address.port}`;
+    logger.info({ url, store: store.dialect, counters: counters.kind }, 'portcullis listening');
+
+    const openCountersRef = counters;
+    const openEgress = egress;
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        const server = app.fastify.server;
+        // In-flight requests and streams get until the deadline; then remaining sockets are cut.
+        const deadline = setTimeout(() => {
+          logger.warn(
+            { afterMs: config.timeouts.shutdownMs },
+            'shutdown deadline reached; closing open connections',
+          );
+          server.closeAllConnections();
+        }, config.timeouts.shutdownMs);
+        deadline.unref();
+        try {
+          await app.fastify.close();
+        } finally {
+          clearTimeout(deadline);
+          await dataPlane
+            .stop()
+            .catch((err: unknown) => logger.error({ err }, 'stopping the data plane failed'));
+          await openEgress.close().catch((err: unknown) => logger.error({ err }, 'closing egress failed'));
+          await openCountersRef
+            .close()
+            .catch((err: unknown) => logger.error({ err }, 'closing counters failed'));
+          await store.close().catch((err: unknown) => logger.error({ err }, 'closing store failed'));
+        }
+      })();
+      return closing;
+    };
+    return { app, store, counters, keys, egress: openEgress, dataPlane, url, close };
+  } catch (err) {
+    await egress?.close().catch(() => undefined);
+    await counters?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
