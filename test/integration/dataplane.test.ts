@@ -372,7 +372,7 @@ describe('data plane refusals', () => {
 
   it('a client that goes away aborts the upstream call', async () => {
     const controller = new AbortController();
-    const model = 'gpt-4o#chunks=50;chunkDelay=50';
+    const model = 'gpt-4o#chunks=100;chunkDelay=100';
     const stream = await dp
       .openai()
       .chat.completions.create({ model, messages: user('x'), stream: true }, { signal: controller.signal });

@@ -16,7 +16,7 @@ export function millis(dialect: Dialect): 'integer' | 'bigint' {
   return dialect === 'sqlite' ? 'integer' : 'bigint';
 }
 
-/** Booleans are 0/1 integers in both dialects (see schema.ts); pair with `boolCheck`. */
+/** Booleans are 0/1 integers in both dialects (see schema.ts). */
 export const BOOL = 'integer';
 
 /**
