@@ -384,13 +384,11 @@ describe('data plane refusals', () => {
       // The SDK may end the iteration quietly or throw an abort error; either is fine here.
     }
     // The gateway records the call as closed by the client (499) long before the provider's
-    // 50 chunks × 50 ms would have ended it.
-    while (
-      Date.now() - started < 2000 &&
-      !/"model":"gpt-4o#chunks=50;chunkDelay=50".*"status":499/.test(dp.logs.text())
-    ) {
+    // 100 chunks × 100 ms would have ended it.
+    const aborted = /"model":"gpt-4o#chunks=100;chunkDelay=100".*"status":499/;
+    while (Date.now() - started < 6000 && !aborted.test(dp.logs.text())) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.ok(Date.now() - started < 2000, 'recorded as aborted by the client');
+    assert.ok(Date.now() - started < 6000, 'recorded as aborted by the client');
   });
 });
