@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
@@ -7,16 +6,10 @@ import { anthropicMessageToOpenAI } from '../providers/translate/responses.ts';
 import { emptyUsage, type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
 import { OPENAI_SSE_DONE, openAISSE, openAIStreamError } from '../providers/translate/sse.ts';
 import { AnthropicToOpenAIStream } from '../providers/translate/stream-anthropic-to-openai.ts';
-import { callUpstream, type UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer, upstreamRefusal } from './answer.ts';
-import {
-  abortOnDisconnect,
-  type Caller,
-  type DataPlaneDeps,
-  isAbort,
-  providerError,
-  recordCall,
-} from './context.ts';
+import type { UpstreamSuccess } from '../providers/upstream.ts';
+import { readJsonAnswer } from './answer.ts';
+import { type Caller, type DataPlaneDeps, isAbort } from './context.ts';
+import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 
 /**
@@ -32,26 +25,21 @@ export interface ChatBody {
   [key: string]: unknown;
 }
 
-const USAGE_OBJECT = /"usage"\s*:\s*\{/;
-
 export function chatCompletions(deps: DataPlaneDeps) {
-  return async (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
-    const started = deps.clock.now();
-    const caller = await deps.admit(request, reply, 'chat');
+  return (request: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
     const body = request.body;
-    deps.authorizeModel(request, caller, body.model);
-    const targets = await deps.resolveTargets(caller.workspaceId, body.model);
     const stream = body.stream === true;
     const clientWantsUsage = stream && body.stream_options?.include_usage === true;
-    const controller = abortOnDisconnect(request, reply);
-
-    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
-    try {
-      result = await callUpstream(
-        deps.upstream,
-        targets,
-        async (target) => {
-          const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+    return proxy(
+      deps,
+      request,
+      reply,
+      {
+        endpoint: 'chat',
+        scope: 'chat',
+        model: body.model,
+        stream,
+        build(target, secret) {
           if (nativeFormat(target.provider) === 'openai') {
             // Usage is always asked for, so accounting never has to guess; the client only sees
             // the usage chunk when it asked for it.
@@ -60,57 +48,31 @@ export function chatCompletions(deps: DataPlaneDeps) {
               : body;
             return openAIRequest(target, 'chat', upstreamBody, secret);
           }
-          try {
-            const translated = openAIRequestToAnthropic(body) as unknown as Record<string, unknown>;
-            return anthropicRequest(target, translated, secret, request.headers);
-          } catch (err) {
-            throw providerError(err, target);
-          }
+          const translated = openAIRequestToAnthropic(body) as unknown as Record<string, unknown>;
+          return anthropicRequest(target, translated, secret, request.headers);
         },
-        { signal: controller.signal, requestId: request.id, model: body.model },
-      );
-    } catch (err) {
-      throw providerError(err);
-    }
-    if ('clientError' in result) throw await upstreamRefusal(result, body.model);
-
-    const record = (usage: TokenUsage | undefined, status: number): void =>
-      recordCall(request, caller, {
-        endpoint: 'chat',
-        model: body.model,
-        target: result.target.credentialName,
-        provider: result.target.provider,
-        stream,
-        status,
-        usage,
-        attempts: result.attempts,
-        ms: deps.clock.now() - started,
-      });
-
-    if (!stream) {
-      const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-      if (nativeFormat(result.target.provider) === 'openai') {
-        record(usageFromOpenAI((json as { usage?: unknown }).usage), 200);
-        // The provider's bytes as they came: identical to calling it directly.
-        return reply.type('application/json').send(text);
-      }
-      let completion: ReturnType<typeof anthropicMessageToOpenAI>;
-      try {
-        completion = anthropicMessageToOpenAI(json, { created: Math.floor(deps.clock.now() / 1000) });
-      } catch (err) {
-        throw providerError(err, result.target);
-      }
-      record(usageFromOpenAI(completion.usage), 200);
-      return reply.send(completion);
-    }
-
-    const events =
-      nativeFormat(result.target.provider) === 'openai'
-        ? relayOpenAI(result, clientWantsUsage, record)
-        : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record);
-    reply.header('content-type', 'text/event-stream; charset=utf-8');
-    reply.header('x-accel-buffering', 'no');
-    return reply.send(Readable.from(events, { objectMode: false, highWaterMark: 0 }));
+      },
+      async ({ result, record }) => {
+        const openAITarget = nativeFormat(result.target.provider) === 'openai';
+        if (stream) {
+          return sendEvents(
+            reply,
+            openAITarget
+              ? relayOpenAI(result, clientWantsUsage, record)
+              : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record),
+          );
+        }
+        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
+        if (openAITarget) {
+          record(usageFromOpenAI((json as { usage?: unknown }).usage), 200);
+          // The provider's bytes as they came: identical to calling it directly.
+          return reply.type('application/json').send(text);
+        }
+        const completion = anthropicMessageToOpenAI(json, { created: Math.floor(deps.clock.now() / 1000) });
+        record(usageFromOpenAI(completion.usage), 200);
+        return reply.send(completion);
+      },
+    );
   };
 }
 

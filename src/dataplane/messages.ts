@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { anthropicRequestToOpenAI } from '../providers/translate/anthropic-to-openai.ts';
@@ -6,10 +5,11 @@ import { openAICompletionToAnthropic } from '../providers/translate/responses.ts
 import { type TokenUsage, usageFromAnthropic } from '../providers/translate/shared.ts';
 import { anthropicSSE, anthropicStreamError } from '../providers/translate/sse.ts';
 import { OpenAIToAnthropicStream } from '../providers/translate/stream-openai-to-anthropic.ts';
-import { callUpstream, type UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer, upstreamRefusal } from './answer.ts';
+import type { UpstreamSuccess } from '../providers/upstream.ts';
+import { readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED } from './chat.ts';
-import { abortOnDisconnect, type DataPlaneDeps, isAbort, providerError, recordCall } from './context.ts';
+import { type DataPlaneDeps, isAbort } from './context.ts';
+import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 
 /**
@@ -25,77 +25,46 @@ export interface MessagesBody {
 }
 
 export function messages(deps: DataPlaneDeps) {
-  return async (request: FastifyRequest<{ Body: MessagesBody }>, reply: FastifyReply) => {
-    const started = deps.clock.now();
-    const caller = await deps.admit(request, reply, 'messages');
+  return (request: FastifyRequest<{ Body: MessagesBody }>, reply: FastifyReply) => {
     const body = request.body;
-    deps.authorizeModel(request, caller, body.model);
-    const targets = await deps.resolveTargets(caller.workspaceId, body.model);
     const stream = body.stream === true;
-    const controller = abortOnDisconnect(request, reply);
-
-    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
-    try {
-      result = await callUpstream(
-        deps.upstream,
-        targets,
-        async (target) => {
-          const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+    return proxy(
+      deps,
+      request,
+      reply,
+      {
+        endpoint: 'messages',
+        scope: 'messages',
+        model: body.model,
+        stream,
+        build(target, secret) {
           if (nativeFormat(target.provider) === 'anthropic')
             return anthropicRequest(target, body, secret, request.headers);
-          try {
-            const translated = anthropicRequestToOpenAI(body) as unknown as Record<string, unknown>;
-            const upstreamBody = stream
-              ? { ...translated, stream: true, stream_options: { include_usage: true } }
-              : translated;
-            return openAIRequest(target, 'chat', upstreamBody, secret);
-          } catch (err) {
-            throw providerError(err, target);
-          }
+          const translated = anthropicRequestToOpenAI(body) as unknown as Record<string, unknown>;
+          const upstreamBody = stream
+            ? { ...translated, stream: true, stream_options: { include_usage: true } }
+            : translated;
+          return openAIRequest(target, 'chat', upstreamBody, secret);
         },
-        { signal: controller.signal, requestId: request.id, model: body.model },
-      );
-    } catch (err) {
-      throw providerError(err);
-    }
-    if ('clientError' in result) throw await upstreamRefusal(result, body.model);
-
-    const record = (usage: TokenUsage | undefined, status: number): void =>
-      recordCall(request, caller, {
-        endpoint: 'messages',
-        model: body.model,
-        target: result.target.credentialName,
-        provider: result.target.provider,
-        stream,
-        status,
-        usage,
-        attempts: result.attempts,
-        ms: deps.clock.now() - started,
-      });
-
-    if (!stream) {
-      const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-      if (nativeFormat(result.target.provider) === 'anthropic') {
-        record(usageFromAnthropic((json as { usage?: unknown }).usage), 200);
-        return reply.type('application/json').send(text);
-      }
-      let message: ReturnType<typeof openAICompletionToAnthropic>;
-      try {
-        message = openAICompletionToAnthropic(json);
-      } catch (err) {
-        throw providerError(err, result.target);
-      }
-      record(usageFromAnthropic(message.usage), 200);
-      return reply.send(message);
-    }
-
-    const events =
-      nativeFormat(result.target.provider) === 'anthropic'
-        ? relayAnthropic(result, record)
-        : relayOpenAIAsAnthropic(result, record);
-    reply.header('content-type', 'text/event-stream; charset=utf-8');
-    reply.header('x-accel-buffering', 'no');
-    return reply.send(Readable.from(events, { objectMode: false, highWaterMark: 0 }));
+      },
+      async ({ result, record }) => {
+        const anthropicTarget = nativeFormat(result.target.provider) === 'anthropic';
+        if (stream) {
+          return sendEvents(
+            reply,
+            anthropicTarget ? relayAnthropic(result, record) : relayOpenAIAsAnthropic(result, record),
+          );
+        }
+        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
+        if (anthropicTarget) {
+          record(usageFromAnthropic((json as { usage?: unknown }).usage), 200);
+          return reply.type('application/json').send(text);
+        }
+        const message = openAICompletionToAnthropic(json);
+        record(usageFromAnthropic(message.usage), 200);
+        return reply.send(message);
+      },
+    );
   };
 }
 

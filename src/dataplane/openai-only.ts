@@ -1,19 +1,12 @@
-import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { nativeFormat, type OpenAIEndpoint, openAIRequest, type Target } from '../providers/targets.ts';
 import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
-import { callUpstream, type UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer, upstreamRefusal } from './answer.ts';
+import type { UpstreamSuccess } from '../providers/upstream.ts';
+import { readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED } from './chat.ts';
-import {
-  abortOnDisconnect,
-  type DataPlaneDeps,
-  isAbort,
-  providerError,
-  recordCall,
-  type Scope,
-} from './context.ts';
+import { type DataPlaneDeps, isAbort } from './context.ts';
+import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 
 /**
@@ -36,70 +29,45 @@ export function openAIOnly(
   deps: DataPlaneDeps,
   endpoint: Extract<OpenAIEndpoint, 'embeddings' | 'responses'>,
 ) {
-  const scope: Scope = endpoint;
-  return async (request: FastifyRequest<{ Body: ModelBody }>, reply: FastifyReply) => {
-    const started = deps.clock.now();
-    const caller = await deps.admit(request, reply, scope);
+  return (request: FastifyRequest<{ Body: ModelBody }>, reply: FastifyReply) => {
     const body = request.body;
-    deps.authorizeModel(request, caller, body.model);
-    const all = await deps.resolveTargets(caller.workspaceId, body.model);
-    const targets = all.filter((t) => nativeFormat(t.provider) === 'openai');
-    const first = all[0];
-    if (targets.length === 0 && first) {
-      throw new PortcullisError('unsupported_endpoint', {
-        vars: {
-          endpoint: LABEL[endpoint],
-          model: body.model,
-          provider: first.provider,
-          detail:
-            endpoint === 'responses'
-              ? 'use /v1/chat/completions or /v1/messages'
-              : 'the provider has no embeddings',
-        },
-      });
-    }
     const stream = endpoint === 'responses' && body.stream === true;
-    const controller = abortOnDisconnect(request, reply);
-    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
-    try {
-      result = await callUpstream(
-        deps.upstream,
-        targets,
-        async (target) =>
-          openAIRequest(
-            target,
-            endpoint,
-            body,
-            await deps.resolveSecret(target.credentialId, caller.workspaceId),
-          ),
-        { signal: controller.signal, requestId: request.id, model: body.model },
-      );
-    } catch (err) {
-      throw providerError(err);
-    }
-    if ('clientError' in result) throw await upstreamRefusal(result, body.model);
-
-    const record = (usage: TokenUsage | undefined, status: number): void =>
-      recordCall(request, caller, {
+    return proxy(
+      deps,
+      request,
+      reply,
+      {
         endpoint,
+        scope: endpoint,
         model: body.model,
-        target: result.target.credentialName,
-        provider: result.target.provider,
         stream,
-        status,
-        usage,
-        attempts: result.attempts,
-        ms: deps.clock.now() - started,
-      });
-
-    if (!stream) {
-      const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-      record(usageOf((json as { usage?: unknown }).usage), 200);
-      return reply.type('application/json').send(text);
-    }
-    reply.header('content-type', 'text/event-stream; charset=utf-8');
-    reply.header('x-accel-buffering', 'no');
-    return reply.send(Readable.from(relayResponses(result, record), { objectMode: false, highWaterMark: 0 }));
+        selectTargets(all) {
+          const targets = all.filter((t) => nativeFormat(t.provider) === 'openai');
+          const first = all[0];
+          if (targets.length === 0 && first) {
+            throw new PortcullisError('unsupported_endpoint', {
+              vars: {
+                endpoint: LABEL[endpoint],
+                model: body.model,
+                provider: first.provider,
+                detail:
+                  endpoint === 'responses'
+                    ? 'use /v1/chat/completions or /v1/messages'
+                    : 'the provider has no embeddings',
+              },
+            });
+          }
+          return targets;
+        },
+        build: (target, secret) => openAIRequest(target, endpoint, body, secret),
+      },
+      async ({ result, record }) => {
+        if (stream) return sendEvents(reply, relayResponses(result, record));
+        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
+        record(usageOf((json as { usage?: unknown }).usage), 200);
+        return reply.type('application/json').send(text);
+      },
+    );
   };
 }
 

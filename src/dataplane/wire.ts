@@ -50,8 +50,21 @@ interface AdmittedCaller extends Caller {
 export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane> {
   const { config, logger, clock, store, counters, keys, egress } = opts;
   const pepper = await loadPepper({ store, keys, clock });
-  const verifier = createKeyVerifier({ store, pepper, clock, counters, logger });
-  const authenticator = createAuthenticator({ verifier, counters, logger, clock });
+  const verifier = createKeyVerifier({
+    store,
+    pepper,
+    clock,
+    counters,
+    logger,
+    cacheTtlMs: config.auth.keyCacheTtlMs,
+  });
+  const authenticator = createAuthenticator({
+    verifier,
+    counters,
+    logger,
+    clock,
+    bruteForce: config.auth.bruteForce,
+  });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const router = createRouter({ store, clock });
   const vault = createVault({ store, keys, clock });

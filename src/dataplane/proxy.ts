@@ -1,0 +1,108 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Target } from '../providers/targets.ts';
+import type { TokenUsage } from '../providers/translate/shared.ts';
+import { callUpstream, type UpstreamRequest, type UpstreamSuccess } from '../providers/upstream.ts';
+import { upstreamRefusal } from './answer.ts';
+import {
+  abortOnDisconnect,
+  type Caller,
+  type DataPlaneDeps,
+  providerError,
+  recordCall,
+  type Scope,
+} from './context.ts';
+
+/**
+ * The one path every proxied call takes (DESIGN.md pipeline): authenticate and authorize the
+ * key (stages 2-3), resolve the model to targets, call the provider with retries and fallback
+ * (stage 6), then hand the accepted answer to the endpoint's `answer` function, which relays or
+ * translates it and reports the usage exactly once through `record`.
+ */
+export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'responses';
+
+export interface ProxyPlan {
+  endpoint: Endpoint;
+  scope: Scope;
+  model: string;
+  stream: boolean;
+  /** Narrows the resolved targets (e.g. to OpenAI-format providers); may throw a refusal. */
+  selectTargets?: (targets: Target[]) => Target[];
+  /** The provider request for one target; translation errors are mapped onto the catalogue. */
+  build(target: Target, secret: string): UpstreamRequest;
+}
+
+/** Reports the call's outcome once: usage (when known) and the status the client saw. */
+export type RecordOutcome = (usage: TokenUsage | undefined, status: number) => void;
+
+export interface Answer {
+  result: UpstreamSuccess<Target>;
+  caller: Caller;
+  record: RecordOutcome;
+}
+
+export async function proxy(
+  deps: DataPlaneDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  plan: ProxyPlan,
+  answer: (answer: Answer) => Promise<unknown> | unknown,
+): Promise<unknown> {
+  const started = deps.clock.now();
+  const caller = await deps.admit(request, reply, plan.scope);
+  deps.authorizeModel(request, caller, plan.model);
+  const resolved = await deps.resolveTargets(caller.workspaceId, plan.model);
+  const targets = plan.selectTargets ? plan.selectTargets(resolved) : resolved;
+  const controller = abortOnDisconnect(request, reply);
+
+  let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+  try {
+    result = await callUpstream(
+      deps.upstream,
+      targets,
+      async (target) => {
+        const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+        try {
+          return plan.build(target, secret);
+        } catch (err) {
+          throw providerError(err, target);
+        }
+      },
+      { signal: controller.signal, requestId: request.id, model: plan.model },
+    );
+  } catch (err) {
+    throw providerError(err);
+  }
+  if ('clientError' in result) throw await upstreamRefusal(result, plan.model);
+
+  const accepted = result;
+  let recorded = false;
+  const record: RecordOutcome = (usage, status) => {
+    if (recorded) return;
+    recorded = true;
+    recordCall(request, caller, {
+      endpoint: plan.endpoint,
+      model: plan.model,
+      target: accepted.target.credentialName,
+      provider: accepted.target.provider,
+      stream: plan.stream,
+      status,
+      usage,
+      attempts: accepted.attempts,
+      ms: deps.clock.now() - started,
+    });
+  };
+  try {
+    return await answer({ result: accepted, caller, record });
+  } catch (err) {
+    record(undefined, 502);
+    throw providerError(err, accepted.target);
+  }
+}
+
+/** Sends a relay generator as a server-sent-event stream, pulled at the client's pace. */
+export function sendEvents(reply: FastifyReply, events: AsyncGenerator<string>): FastifyReply {
+  reply.header('content-type', 'text/event-stream; charset=utf-8');
+  reply.header('x-accel-buffering', 'no');
+  return reply.send(Readable.from(events, { objectMode: false, highWaterMark: 0 }));
+}
