@@ -4,6 +4,8 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { AdminDeps } from './admin/route.ts';
+import { registerAdminApi } from './admin/routes.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import type { Counters } from './counters/types.ts';
@@ -30,6 +32,8 @@ export interface AppDeps {
   health?: Health;
   /** The /v1 endpoints; absent in tests of the bare server. */
   dataPlane?: DataPlane;
+  /** The admin API (/admin/api/v1, src/admin); absent in tests of the bare server. */
+  admin?: AdminDeps;
 }
 
 export type { GatewayFastify };
@@ -39,6 +43,13 @@ export interface App {
   health: Health;
   /** True when serving HTTPS. */
   tls: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once the data plane has logged this request's call record. */
+    callRecorded: boolean;
+  }
 }
 
 /** Client-supplied request ids are echoed only when they are this harmless (no log injection). */
@@ -90,7 +101,15 @@ function toPortcullisError(err: FastifyError, config: Readonly<Config>): Portcul
   }
   if (err.validation) {
     const first = err.validation[0];
-    const field = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : undefined;
+    const at = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : undefined;
+    // An unknown or missing property is reported on its parent; name the property itself.
+    const named = first?.params?.additionalProperty ?? first?.params?.missingProperty;
+    if (typeof named === 'string') {
+      const field = at ? `${at}.${named}` : named;
+      const what = first?.keyword === 'additionalProperties' ? 'is not a known field' : 'is required';
+      return new PortcullisError('invalid_request', { param: field, vars: { detail: `${field} ${what}` } });
+    }
+    const field = at;
     return new PortcullisError('invalid_request', {
       param: field ?? null,
       vars: { detail: `${field ?? 'body'} ${first?.message ?? 'is invalid'}` },
@@ -197,7 +216,10 @@ export function createApp(deps: AppDeps): App {
 
   // One summary line per request: method, path without the query string (which could carry a
   // misplaced key), status and time. Never headers or bodies.
+  fastify.decorateRequest('callRecorded', false);
   fastify.addHook('onResponse', async (request, reply) => {
+    // A proxied call already wrote its one line (src/dataplane/proxy.ts); one per request is enough.
+    if (request.callRecorded) return;
     const path = request.url.split('?', 1)[0];
     request.log.info(
       {
@@ -249,6 +271,8 @@ export function createApp(deps: AppDeps): App {
       return reply.code(204).send();
     });
   }
+
+  if (deps.admin) registerAdminApi(fastify, deps.admin);
 
   fastify.addHook('onReady', async () => health.start());
   fastify.addHook('onClose', async () => health.stop());

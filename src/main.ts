@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { createAdminApi } from './admin/routes.ts';
 import { type App, createApp } from './app.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config/schema.ts';
@@ -52,7 +53,8 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
     });
     const dataPlane = await createDataPlane({ config, logger, clock, store, counters, keys, egress });
     await dataPlane.start();
-    const app = createApp({ config, store, counters, logger, clock, dataPlane });
+    const admin = createAdminApi({ dataPlane, store, counters, clock, logger });
+    const app = createApp({ config, store, counters, logger, clock, dataPlane, admin });
     await app.fastify.listen({ host: config.host, port: config.port });
     const address = app.fastify.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -1,7 +1,7 @@
 import { openCounters } from '../counters/open.ts';
 import type { Counters } from '../counters/types.ts';
 import { loadPepper } from '../keys/hash.ts';
-import { createKeyRepository, type KeyRepository } from '../keys/repository.ts';
+import { createKeyRepository, type KeyRepository, type UpdateKeyInput } from '../keys/repository.ts';
 import type { ApiKeyRecord, KeyLimits } from '../keys/types.ts';
 import { parseDuration, parseExpiry } from '../keys/validate.ts';
 import type { Command, CommandResult } from './context.ts';
@@ -9,9 +9,9 @@ import { type Local, withLocal } from './local.ts';
 import { listFlag, optionalFlag, requireFlag, table, UsageError } from './usage.ts';
 
 /**
- * `portcullis keys create|list|show|revoke|rotate|delete` on the local store. When REDIS_URL is
- * configured the change is also broadcast, so running gateways apply it at once; otherwise they
- * apply it within their key cache TTL (1 s).
+ * `portcullis keys create|list|show|update|revoke|rotate|delete` on the local store. When REDIS_URL
+ * is configured the change is also broadcast, so running gateways apply it at once; otherwise they
+ * apply it within their key cache TTL (`auth.keyCacheTtlMs`, 1 s by default).
  */
 
 async function withKeys<T>(
@@ -25,7 +25,10 @@ async function withKeys<T>(
       try {
         counters = await openCounters({ config: local.config, logger: local.logger, clock: local.clock });
       } catch (err) {
-        local.logger.warn({ err }, 'keys: Redis unreachable; running gateways apply this change within 1 s');
+        local.logger.warn(
+          { err, withinMs: local.config.auth.keyCacheTtlMs },
+          'keys: Redis unreachable; running gateways apply this change within their key cache TTL',
+        );
       }
     }
     try {
@@ -55,8 +58,10 @@ function limitsFrom(values: Record<string, unknown>): KeyLimits {
   const limits: KeyLimits = {};
   const rpm = positiveInt(values, 'rpm');
   const tpm = positiveInt(values, 'tpm');
+  const concurrency = positiveInt(values, 'concurrency');
   if (rpm !== undefined) limits.rpm = rpm;
   if (tpm !== undefined) limits.tpm = tpm;
+  if (concurrency !== undefined) limits.concurrency = concurrency;
   const budget = optionalFlag(values, 'budget-usd');
   const window = optionalFlag(values, 'budget-window');
   if (budget !== undefined) {
@@ -115,7 +120,7 @@ export const keysCreateCommand: Command = {
   name: ['keys', 'create'],
   summary: 'Create an API key (printed once).',
   usage: `portcullis keys create --workspace W --name N [--scopes a,b] [--models globs] [--allow-ip CIDR,...]
-        [--allow-origin URL,...] [--expires 30d|ISO-TIME] [--env live|test] [--rpm N] [--tpm N]
+        [--allow-origin URL,...] [--expires 30d|ISO-TIME] [--env live|test] [--rpm N] [--tpm N] [--concurrency N]
         [--budget-usd X [--budget-window day|week|month|total]] [--tags a,b] [--json]
   scopes: chat, embeddings, responses, messages, models:read (default: all five), admin:read, admin:write`,
   options: {
@@ -129,6 +134,7 @@ export const keysCreateCommand: Command = {
     env: { type: 'string' },
     rpm: { type: 'string' },
     tpm: { type: 'string' },
+    concurrency: { type: 'string' },
     'budget-usd': { type: 'string' },
     'budget-window': { type: 'string' },
     tags: { type: 'string', multiple: true },
@@ -239,6 +245,96 @@ export const keysRotateCommand: Command = {
   },
 };
 
+/** A flag that may also say "remove this limit": `--rpm none`. */
+function limitOrNone(values: Record<string, unknown>, flag: string): number | null | undefined {
+  return optionalFlag(values, flag) === 'none' ? null : positiveInt(values, flag);
+}
+
+/**
+ * The key's limits with the given flags applied: unmentioned limits are kept, `none` removes one.
+ * Read-modify-write: two concurrent updates of different limits of one key may lose one of them.
+ */
+function updatedLimits(current: KeyLimits, values: Record<string, unknown>): KeyLimits | undefined {
+  const flags = ['rpm', 'tpm', 'concurrency', 'budget-usd', 'budget-window'];
+  if (flags.every((f) => values[f] === undefined)) return undefined;
+  const next: KeyLimits = { ...current };
+  const set = (field: 'rpm' | 'tpm' | 'concurrency', value: number | null | undefined): void => {
+    if (value === null) delete next[field];
+    else if (value !== undefined) next[field] = value;
+  };
+  set('rpm', limitOrNone(values, 'rpm'));
+  set('tpm', limitOrNone(values, 'tpm'));
+  set('concurrency', limitOrNone(values, 'concurrency'));
+  const budget = optionalFlag(values, 'budget-usd');
+  if (budget === 'none') {
+    delete next.budgetUsd;
+    delete next.budgetWindow;
+  } else if (budget !== undefined) {
+    const { budgetUsd } = limitsFrom({ 'budget-usd': budget });
+    if (budgetUsd !== undefined) next.budgetUsd = budgetUsd;
+  }
+  const window = optionalFlag(values, 'budget-window');
+  if (window !== undefined) {
+    if (next.budgetUsd === undefined) throw new UsageError('--budget-window needs a budget (--budget-usd)');
+    next.budgetWindow = window as KeyLimits['budgetWindow'];
+  }
+  return next;
+}
+
+export const keysUpdateCommand: Command = {
+  name: ['keys', 'update'],
+  summary:
+    'Change an API key (every replica applies it within 1 s); unmentioned attributes stay as they are.',
+  usage: `portcullis keys update KEY_ID [--name N] [--scopes a,b] [--models globs] [--allow-ip CIDR,...|any]
+        [--allow-origin URL,...|none] [--expires 30d|ISO-TIME|never] [--rpm N|none] [--tpm N|none]
+        [--concurrency N|none] [--budget-usd X|none] [--budget-window day|week|month|total] [--tags a,b] [--json]
+  Lists replace the key's list. Revoked and deleted keys cannot be changed.`,
+  options: {
+    name: { type: 'string' },
+    scopes: { type: 'string', multiple: true },
+    models: { type: 'string', multiple: true },
+    'allow-ip': { type: 'string', multiple: true },
+    'allow-origin': { type: 'string', multiple: true },
+    expires: { type: 'string' },
+    rpm: { type: 'string' },
+    tpm: { type: 'string' },
+    concurrency: { type: 'string' },
+    'budget-usd': { type: 'string' },
+    'budget-window': { type: 'string' },
+    tags: { type: 'string', multiple: true },
+  },
+  async run(ctx, values, positionals) {
+    const id = oneKeyId(positionals);
+    const name = optionalFlag(values, 'name');
+    const expires = optionalFlag(values, 'expires');
+    // Emptying these lists widens (any IP) or narrows (no browser use) a key: only by an explicit word.
+    const allowIps = listFlag(values, 'allow-ip');
+    const allowOrigins = listFlag(values, 'allow-origin');
+    const patch: UpdateKeyInput = {};
+    if (name !== undefined) patch.name = name;
+    const scopes = listFlag(values, 'scopes');
+    const models = listFlag(values, 'models');
+    const tags = listFlag(values, 'tags');
+    if (scopes !== undefined) patch.scopes = scopes;
+    if (models !== undefined) patch.models = models;
+    if (tags !== undefined) patch.tags = tags;
+    if (allowIps !== undefined)
+      patch.allowIps = allowIps.length === 1 && allowIps[0] === 'any' ? [] : allowIps;
+    if (allowOrigins !== undefined)
+      patch.allowOrigins = allowOrigins.length === 1 && allowOrigins[0] === 'none' ? [] : allowOrigins;
+    return withKeys(ctx, async (keys, local) => {
+      if (expires !== undefined)
+        patch.expiresAt = expires === 'never' ? null : parseExpiry(expires, local.clock.now());
+      const limits = updatedLimits((await keys.show(id)).limits, values);
+      if (limits !== undefined) patch.limits = limits;
+      if (Object.keys(patch).length === 0)
+        throw new UsageError('nothing to change: give at least one attribute');
+      const record = await keys.update(id, patch);
+      return { data: record, text: `updated API key ${record.id}:\n\n${describe(record)}` };
+    });
+  },
+};
+
 export const keysDeleteCommand: Command = {
   name: ['keys', 'delete'],
   summary: 'Delete an API key (soft: revoked and hidden; the record stays for the audit trail).',
@@ -256,6 +352,7 @@ export const KEY_COMMANDS: Command[] = [
   keysCreateCommand,
   keysListCommand,
   keysShowCommand,
+  keysUpdateCommand,
   keysRevokeCommand,
   keysRotateCommand,
   keysDeleteCommand,

@@ -5,6 +5,7 @@ import { configCheckCommand } from './config-check.ts';
 import { type CliIo, type Command, makeContext } from './context.ts';
 import { CREDENTIAL_COMMANDS } from './credentials.ts';
 import { KEY_COMMANDS } from './keys.ts';
+import { LIMIT_COMMANDS } from './limits.ts';
 import { migrateCommand } from './migrate.ts';
 import { rotateMasterCommand } from './secrets.ts';
 import { serveCommand } from './serve.ts';
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   ...WORKSPACE_COMMANDS,
   ...CREDENTIAL_COMMANDS,
   ...KEY_COMMANDS,
+  ...LIMIT_COMMANDS,
   ...ALIAS_COMMANDS,
   versionCommand,
 ];

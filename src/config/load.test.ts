@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { DEFAULT_BRUTE_FORCE } from '../pipeline/authenticate.ts';
 import { ConfigError, loadConfig, maskedConfig } from './load.ts';
 
 function tmp(): string {
@@ -141,6 +142,42 @@ describe('loadConfig', () => {
     const file = path.join(dir, 'broken.yaml');
     writeFileSync(file, 'port: [1\n');
     assert.match(problemsOf(() => loadConfig({ env: {}, configFile: file }))[0]?.message ?? '', /YAML/);
+  });
+
+  it('auth: brute-force thresholds and the key cache TTL, defaulting to what the pipeline used before', () => {
+    const { config } = loadConfig({ env: {} });
+    assert.deepEqual(config.auth.bruteForce, DEFAULT_BRUTE_FORCE);
+    assert.equal(config.auth.keyCacheTtlMs, 1000);
+    const dir = tmp();
+    const file = path.join(dir, 'auth.yaml');
+    writeFileSync(file, 'auth:\n  bruteForce:\n    ip:\n      failures: 5\n      cooldownMs: 60000\n');
+    const layered = loadConfig({
+      env: { PORTCULLIS_AUTH_BRUTE_FORCE_KEY_FAILURES: '0', PORTCULLIS_AUTH_KEY_CACHE_TTL_MS: '250' },
+      configFile: file,
+    });
+    assert.deepEqual(layered.config.auth, {
+      keyCacheTtlMs: 250,
+      bruteForce: {
+        ip: { failures: 5, windowMs: 300_000, cooldownMs: 60_000 },
+        key: { failures: 0, windowMs: 300_000, cooldownMs: 60_000 },
+      },
+    });
+    assert.equal(layered.sources['auth.bruteForce.ip.failures'], `file ${file}`);
+    assert.equal(layered.sources['auth.bruteForce.key.failures'], 'PORTCULLIS_AUTH_BRUTE_FORCE_KEY_FAILURES');
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {
+          PORTCULLIS_AUTH_KEY_CACHE_TTL_MS: '600000',
+          PORTCULLIS_AUTH_BRUTE_FORCE_IP_FAILURES: '-1',
+          PORTCULLIS_AUTH_BRUTE_FORCE_KEY_WINDOW_MS: '0',
+        },
+      }),
+    );
+    assert.deepEqual(problems.map((p) => p.path).sort(), [
+      'auth.bruteForce.ip.failures',
+      'auth.bruteForce.key.windowMs',
+      'auth.keyCacheTtlMs',
+    ]);
   });
 
   it('returns a deep-frozen config and masks secrets for display', () => {

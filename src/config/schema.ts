@@ -12,6 +12,28 @@ import { type Static, Type as T } from '@sinclair/typebox';
 const Port = T.Integer({ minimum: 0, maximum: 65535 });
 const Millis = T.Integer({ minimum: 0, maximum: 86_400_000 });
 
+/** Brute-force lockout for one subject: `failures` invalid keys within `windowMs` lock it for `cooldownMs`. */
+function lockout(failures: number, windowMs: number, cooldownMs: number, subject: string) {
+  return T.Object(
+    {
+      failures: T.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: failures,
+        description: `Invalid API keys allowed per ${subject} within windowMs; 0 turns this lockout off.`,
+      }),
+      windowMs: T.Integer({ ...Millis, minimum: 1, default: windowMs }),
+      cooldownMs: T.Integer({
+        ...Millis,
+        minimum: 1,
+        default: cooldownMs,
+        description: 'How long a source over the threshold is refused (429 too_many_auth_failures).',
+      }),
+    },
+    { default: {}, additionalProperties: false },
+  );
+}
+
 export const ConfigSchema = T.Object(
   {
     host: T.String({ default: '127.0.0.1', minLength: 1, description: 'Address to listen on.' }),
@@ -73,6 +95,49 @@ export const ConfigSchema = T.Object(
           maximum: 104_857_600,
           default: 4_194_304,
           description: 'Largest request body accepted (413 above).',
+        }),
+        rpm: T.Integer({
+          minimum: 0,
+          maximum: 1_000_000_000,
+          default: 0,
+          description: 'Requests per minute across the whole deployment (0 = no global limit).',
+        }),
+        tpm: T.Integer({
+          minimum: 0,
+          maximum: 1_000_000_000,
+          default: 0,
+          description:
+            'Tokens (input + output) per minute across the whole deployment (0 = no global limit).',
+        }),
+        concurrency: T.Integer({
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 0,
+          description: 'Requests in flight at once across the whole deployment (0 = no global limit).',
+        }),
+        defaultMaxTokens: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 4096,
+          description:
+            'Output tokens reserved (token limits, worst-case cost) for a request that sets no max_tokens.',
+        }),
+        exactTokenCountChars: T.Integer({
+          minimum: 0,
+          maximum: 10_000_000,
+          default: 0,
+          description:
+            'Prompts up to this many characters are counted with js-tiktoken (o200k_base); others are estimated as UTF-8 bytes / 3. Off (0) by default: the encoder costs ~165 MB of memory. Settled to the provider usage either way.',
+        }),
+        unknownPrice: T.Union([T.Literal('refuse'), T.Literal('zero')], {
+          default: 'refuse',
+          description:
+            'A model without a price when a spend budget applies: refuse the request (403 price_unknown) or count it as $0 (logged).',
+        }),
+        onCountersDown: T.Union([T.Literal('refuse'), T.Literal('local')], {
+          default: 'refuse',
+          description:
+            'Counters (Redis) unreachable: refuse (503 limits_unavailable, fail closed) or enforce limits in this process only until they return (logged).',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -156,6 +221,80 @@ export const ConfigSchema = T.Object(
           default: 30_000,
           description: 'How long an open circuit refuses a target before one trial request.',
         }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: T.Object(
+      {
+        keyCacheTtlMs: T.Integer({
+          minimum: 0,
+          maximum: 60_000,
+          default: 1_000,
+          description:
+            'How long a replica trusts a looked-up API key before asking the store again. Bounds how stale a revocation can be when a Redis notice is missed (or without Redis).',
+        }),
+        bruteForce: T.Object(
+          {
+            ip: lockout(20, 300_000, 300_000, 'client IP (IPv4 address, IPv6 /64)'),
+            key: lockout(100, 300_000, 60_000, 'key id (public: anyone can spend it, hence higher)'),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    audit: T.Object(
+      {
+        retentionDays: T.Integer({
+          minimum: 0,
+          maximum: 36_500,
+          default: 365,
+          description:
+            'Audit entries older than this are deleted by `portcullis audit prune` (the rest stays verifiable from a signed checkpoint). 0 = keep forever.',
+        }),
+        checkpointEvery: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 1000,
+          description: 'Sign a checkpoint of the chain at least every this many entries.',
+        }),
+        checkpointIntervalMs: T.Integer({
+          ...Millis,
+          minimum: 1000,
+          default: 60_000,
+          description: 'The gateway also signs the chain head this often when it moved (and on shutdown).',
+        }),
+        flushMs: T.Integer({
+          minimum: 1,
+          maximum: 60_000,
+          default: 250,
+          description: 'Data-plane events (usage, refusals) are committed in batches at least this often.',
+        }),
+        batchSize: T.Integer({
+          minimum: 1,
+          maximum: 2000,
+          default: 500,
+          description: 'Most data-plane events committed in one transaction.',
+        }),
+        queueSize: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 20_000,
+          description:
+            'Data-plane events held in memory while the store is slow or away; beyond this, new events are dropped (counted and logged), never blocking requests.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    metrics: T.Object(
+      {
+        token: T.Optional(
+          T.String({
+            minLength: 16,
+            secret: true,
+            description: 'Bearer token Prometheus must send to scrape /metrics. Unset: /metrics answers 404.',
+          }),
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

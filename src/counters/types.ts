@@ -12,7 +12,7 @@ export interface RateSpec {
   key: string;
   limit: number;
   windowMs: number;
-  /** Units to charge (1 for a request, N for tokens). May exceed what is left: then refused. */
+  /** Units to charge (1 for a request, N for tokens). May exceed what is left: then refused. Negative refunds (always allowed). */
   cost: number;
 }
 

@@ -23,7 +23,8 @@ export function checkRateSpecs(specs: readonly RateSpec[]): void {
     checkKey(s.key);
     int('limit', s.limit, 1);
     int('windowMs', s.windowMs, 1);
-    int('cost', s.cost, 0);
+    // A negative cost refunds (moves the TAT back; never past a full bucket): token limits settle with it.
+    int('cost', s.cost, Number.MIN_SAFE_INTEGER);
     if (s.limit * s.windowMs > MAX_LIMIT_TIMES_WINDOW) {
       throw new RangeError('counters: limit × windowMs is too large (max 2^52)');
     }

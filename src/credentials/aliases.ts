@@ -1,5 +1,7 @@
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { ModelAliasRow } from '../store/schema.ts';
+import type { Database, ModelAliasRow } from '../store/schema.ts';
+import { type AfterCommit, immediately, type Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { modelMatcher } from '../util/glob.ts';
 import { newId } from '../util/ids.ts';
@@ -35,17 +37,26 @@ export interface AliasRepository {
   find(workspaceId: string, name: string): Promise<ModelAlias | undefined>;
   /** Throws `alias_not_found` when there is none. */
   remove(workspaceId: string, name: string): Promise<ModelAlias>;
+  /** The same repository inside `tx` (src/store/tx.ts); routing caches are invalidated after the commit. */
+  inTx(tx: Tx): AliasRepository;
 }
 
 export const MAX_ALIAS_TARGETS = 10;
 
-export function createAliasRepository(opts: {
+export interface AliasRepositoryOptions {
   store: Store;
   clock: Clock;
   onChange?: (workspaceId: string) => void;
-}): AliasRepository {
-  const { db } = opts.store;
+}
+
+/** `db` and `after` are for `inTx`. */
+export function createAliasRepository(
+  opts: AliasRepositoryOptions,
+  db: Kysely<Database> = opts.store.db,
+  after: AfterCommit = immediately,
+): AliasRepository {
   const { clock } = opts;
+  const changed = (workspaceId: string) => after(() => opts.onChange?.(workspaceId));
 
   const find = async (workspaceId: string, name: string): Promise<ModelAlias | undefined> => {
     const row = await db
@@ -131,7 +142,7 @@ export function createAliasRepository(opts: {
           oc.columns(['workspace_id', 'name']).doUpdateSet({ targets: json, updated_at: now }),
         )
         .execute();
-      opts.onChange?.(workspaceId);
+      await changed(workspaceId);
       const saved = await find(workspaceId, name);
       if (!saved) throw new Error('alias vanished after being saved');
       return saved;
@@ -157,9 +168,11 @@ export function createAliasRepository(opts: {
           `no model alias "${name.slice(0, 80)}" in this workspace`,
         );
       await db.deleteFrom('model_aliases').where('id', '=', alias.id).execute();
-      opts.onChange?.(workspaceId);
+      await changed(workspaceId);
       return alias;
     },
+
+    inTx: (tx) => createAliasRepository(opts, tx.db, (effect) => tx.afterCommit(effect)),
   };
 }
 

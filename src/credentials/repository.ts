@@ -1,9 +1,11 @@
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Egress } from '../egress/egress.ts';
 import { SecretDecryptError } from '../secrets/errors.ts';
 import { maskSecret } from '../secrets/mask.ts';
 import type { Vault } from '../secrets/vault.ts';
-import type { ProviderCredentialRow } from '../store/schema.ts';
+import type { Database, ProviderCredentialRow } from '../store/schema.ts';
+import { type AfterCommit, immediately, type Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { modelMatcher } from '../util/glob.ts';
 import { newId } from '../util/ids.ts';
@@ -82,6 +84,11 @@ export interface CredentialRepository {
   resolveSecret(credentialId: string, workspaceId: string): Promise<string>;
   /** Credentials whose globs match `model`, in creation order (the fallback order). */
   findForModel(workspaceId: string, model: string): Promise<Credential[]>;
+  /**
+   * The same repository working inside `tx` (src/store/tx.ts): the row and its vault secret commit
+   * together with the change's audit entry; caches are invalidated only after the commit.
+   */
+  inTx(tx: Tx): CredentialRepository;
 }
 
 export interface CredentialRepositoryOptions {
@@ -102,11 +109,17 @@ export interface CredentialRepositoryOptions {
 const DEFAULT_SECRET_CACHE_MS = 30_000;
 const MAX_CACHED_SECRETS = 10_000;
 
-export function createCredentialRepository(opts: CredentialRepositoryOptions): CredentialRepository {
-  const { store, vault, clock, logger } = opts;
-  const { db } = store;
+type SecretCache = Map<string, { workspaceId: string; secret: string; expiresAt: number }>;
+
+/** `db`, `after` and `secrets` are for `inTx`: a transaction-bound view sharing this one's cache. */
+export function createCredentialRepository(
+  opts: CredentialRepositoryOptions,
+  db: Kysely<Database> = opts.store.db,
+  after: AfterCommit = immediately,
+  secrets: SecretCache = new Map(),
+): CredentialRepository {
+  const { vault, clock, logger } = opts;
   const cacheMs = opts.secretCacheMs ?? DEFAULT_SECRET_CACHE_MS;
-  const secrets = new Map<string, { workspaceId: string; secret: string; expiresAt: number }>();
   const urlCheck: BaseUrlCheck = {
     egress: opts.egress,
     allow: egressAllowList(opts.egressAllow),
@@ -213,7 +226,7 @@ export function createCredentialRepository(opts: CredentialRepositoryOptions): C
         }
         throw err;
       }
-      changed(input.workspaceId, id);
+      await after(() => changed(input.workspaceId, id));
       return toCredential(row);
     },
 
@@ -261,13 +274,13 @@ export function createCredentialRepository(opts: CredentialRepositoryOptions): C
         updated_at: now,
       };
       await db.updateTable('provider_credentials').set(set).where('id', '=', row.id).execute();
-      changed(workspaceId, row.id);
+      await after(() => changed(workspaceId, row.id));
       return toCredential({ ...row, ...set });
     },
 
     async remove(workspaceId, idOrName) {
       const row = await requireRow(workspaceId, idOrName);
-      const users = await aliasesUsing(store, workspaceId, row.name);
+      const users = await aliasesUsing({ db }, workspaceId, row.name);
       if (users.length > 0) {
         throw new CredentialError(
           'credential_in_use',
@@ -284,7 +297,7 @@ export function createCredentialRepository(opts: CredentialRepositoryOptions): C
         .where('deleted_at', 'is', null)
         .execute();
       await vault.delete(row.secret_id);
-      changed(workspaceId, row.id);
+      await after(() => changed(workspaceId, row.id));
       return toCredential(row);
     },
 
@@ -323,6 +336,14 @@ export function createCredentialRepository(opts: CredentialRepositoryOptions): C
     async findForModel(workspaceId, model) {
       return (await list(workspaceId)).filter((c) => modelMatcher(c.models)(model));
     },
+
+    inTx: (tx) =>
+      createCredentialRepository(
+        { ...opts, vault: vault.inTx(tx) },
+        tx.db,
+        (effect) => tx.afterCommit(effect),
+        secrets,
+      ),
   };
 }
 
@@ -339,7 +360,7 @@ function keepValid(options: CredentialOptions, models: readonly string[]): Crede
 
 /** Names of the workspace's aliases with a target on `credentialName`. */
 export async function aliasesUsing(
-  store: Store,
+  store: Pick<Store, 'db'>,
   workspaceId: string,
   credentialName: string,
 ): Promise<string[]> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
+import type { Ticket } from '../limits/stage.ts';
 import {
   InvalidParameterError,
   UnsupportedParameterError,
@@ -31,9 +32,39 @@ export interface DataPlaneDeps {
   listModels(caller: Caller): Promise<string[]>;
   /** Stage 6: the ordered targets for a public model name (model_not_found when none). */
   resolveTargets(workspaceId: string, model: string): Promise<Target[]>;
+  /**
+   * Stage 4 (src/limits): charges every rate limit, concurrency slot and spend budget that applies,
+   * or throws a PortcullisError (429 …); sets the x-ratelimit-* headers. The ticket must be settled
+   * exactly once, from the call's `record` path, or with no usage when the handler throws.
+   */
+  limit(request: FastifyRequest, reply: FastifyReply, caller: Caller, call: LimitedCall): Promise<Ticket>;
   /** A credential's secret, decrypted in memory for one call, looked up only within the caller's workspace. */
   resolveSecret(credentialId: string, workspaceId: string): Promise<string>;
   upstream: UpstreamDeps;
+  /**
+   * Told about every recorded call after its log line (usage accounting, metrics: src/audit,
+   * src/metrics). Must return at once and never throw: it only queues.
+   */
+  observe?: (request: FastifyRequest, caller: Caller, call: ObservedCall) => void;
+}
+
+/** A recorded call with the target that answered (for pricing) and the time to its response headers. */
+export interface ObservedCall extends CallRecord {
+  answeredBy: Target;
+  upstreamMs: number;
+}
+
+export interface LimitedCall {
+  endpoint: string;
+  model: string;
+  body: Readonly<Record<string, unknown>>;
+  targets: readonly Target[];
+}
+
+/** The status a call record gets for a handler that threw after the limit stage. */
+export function statusOf(err: unknown): number {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : 500;
 }
 
 /** One line per proxied call: metadata only, never prompt or answer text (DESIGN.md invariant 1). */
@@ -50,6 +81,7 @@ export interface CallRecord {
 }
 
 export function recordCall(request: FastifyRequest, caller: Caller, record: CallRecord): void {
+  request.callRecorded = true;
   request.log.info(
     {
       event: 'llm_call',

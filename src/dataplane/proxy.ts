@@ -7,10 +7,12 @@ import { upstreamRefusal } from './answer.ts';
 import {
   abortOnDisconnect,
   type Caller,
+  type CallRecord,
   type DataPlaneDeps,
   providerError,
   recordCall,
   type Scope,
+  statusOf,
 } from './context.ts';
 
 /**
@@ -53,50 +55,69 @@ export async function proxy(
   deps.authorizeModel(request, caller, plan.model);
   const resolved = await deps.resolveTargets(caller.workspaceId, plan.model);
   const targets = plan.selectTargets ? plan.selectTargets(resolved) : resolved;
-  const controller = abortOnDisconnect(request, reply);
-
-  let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+  // Stage 4: limits and budgets are reserved here and settled exactly once: through `record`, or
+  // below when the call fails before it has an answer (no usage: the reservations are refunded).
+  const ticket = await deps.limit(request, reply, caller, {
+    endpoint: plan.endpoint,
+    model: plan.model,
+    body: request.body as Readonly<Record<string, unknown>>,
+    targets,
+  });
   try {
-    result = await callUpstream(
-      deps.upstream,
-      targets,
-      async (target) => {
-        const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
-        try {
-          return plan.build(target, secret);
-        } catch (err) {
-          throw providerError(err, target);
-        }
-      },
-      { signal: controller.signal, requestId: request.id, model: plan.model },
-    );
-  } catch (err) {
-    throw providerError(err);
-  }
-  if ('clientError' in result) throw await upstreamRefusal(result, plan.model);
+    const controller = abortOnDisconnect(request, reply);
 
-  const accepted = result;
-  let recorded = false;
-  const record: RecordOutcome = (usage, status) => {
-    if (recorded) return;
-    recorded = true;
-    recordCall(request, caller, {
-      endpoint: plan.endpoint,
-      model: plan.model,
-      target: accepted.target.credentialName,
-      provider: accepted.target.provider,
-      stream: plan.stream,
-      status,
-      usage,
-      attempts: accepted.attempts,
-      ms: deps.clock.now() - started,
-    });
-  };
-  try {
-    return await answer({ result: accepted, caller, record });
+    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+    const upstreamStarted = deps.clock.now();
+    try {
+      result = await callUpstream(
+        deps.upstream,
+        targets,
+        async (target) => {
+          const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+          try {
+            return plan.build(target, secret);
+          } catch (err) {
+            throw providerError(err, target);
+          }
+        },
+        { signal: controller.signal, requestId: request.id, model: plan.model },
+      );
+    } catch (err) {
+      throw providerError(err);
+    }
+    if ('clientError' in result) throw await upstreamRefusal(result, plan.model);
+
+    const accepted = result;
+    // Until the provider's response headers: the upstream share of the latency.
+    const upstreamMs = deps.clock.now() - upstreamStarted;
+    let recorded = false;
+    const record: RecordOutcome = (usage, status) => {
+      if (recorded) return;
+      recorded = true;
+      void ticket.settle(usage, status, accepted.target);
+      const call: CallRecord = {
+        endpoint: plan.endpoint,
+        model: plan.model,
+        target: accepted.target.credentialName,
+        provider: accepted.target.provider,
+        stream: plan.stream,
+        status,
+        usage,
+        attempts: accepted.attempts,
+        ms: deps.clock.now() - started,
+      };
+      recordCall(request, caller, call);
+      deps.observe?.(request, caller, { ...call, answeredBy: accepted.target, upstreamMs });
+    };
+    try {
+      return await answer({ result: accepted, caller, record });
+    } catch (err) {
+      record(undefined, 502);
+      throw providerError(err, accepted.target);
+    }
   } catch (err) {
-    record(undefined, 502);
-    throw providerError(err, accepted.target);
+    void ticket.settle(undefined, statusOf(err));
+    throw err;
   }
 }
 

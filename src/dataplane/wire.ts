@@ -1,17 +1,22 @@
+import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Counters } from '../counters/types.ts';
-import { createCredentialRepository } from '../credentials/repository.ts';
+import { type CredentialRepository, createCredentialRepository } from '../credentials/repository.ts';
 import type { Egress } from '../egress/egress.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { loadPepper } from '../keys/hash.ts';
 import type { KeyPrincipal } from '../keys/types.ts';
 import { createKeyVerifier } from '../keys/verify.ts';
-import { createAuthenticator } from '../pipeline/authenticate.ts';
+import { createPriceRepository } from '../limits/price-repository.ts';
+import { createPriceBook } from '../limits/prices.ts';
+import { createLimitsStage, type LimitsStage } from '../limits/stage.ts';
+import { createTokenEstimator } from '../limits/tokens.ts';
+import { type Authenticator, createAuthenticator } from '../pipeline/authenticate.ts';
 import { allowedModels, authorize, modelAllowed } from '../pipeline/authorize.ts';
-import { createClientIpResolver } from '../pipeline/client-ip.ts';
+import { type ClientIpResolver, createClientIpResolver } from '../pipeline/client-ip.ts';
 import { corsHeadersFor, createPreflight, type Preflight } from '../pipeline/cors.ts';
 import { createCircuitBreakers } from '../providers/breaker.ts';
 import type { Target } from '../providers/targets.ts';
@@ -19,6 +24,7 @@ import { createRouter, type Router } from '../routing/resolve.ts';
 import type { MasterKeyRing } from '../secrets/master-key.ts';
 import { createVault } from '../secrets/vault.ts';
 import type { Store } from '../store/types.ts';
+import { createWorkspaceRepository } from '../workspaces/repository.ts';
 import type { Caller, DataPlaneDeps } from './context.ts';
 
 /**
@@ -29,6 +35,18 @@ export interface DataPlane {
   deps: DataPlaneDeps;
   preflight: Preflight;
   router: Router;
+  /** Stage 4; `invalidate` after changing a workspace's limits or prices in this process. */
+  limits: LimitsStage;
+  /**
+   * Shared with the admin API (src/admin), so both surfaces authenticate alike (one brute-force
+   * defence, one revocation-aware cache) and a credential change reaches this process's routing
+   * and secret caches at once.
+   */
+  authenticator: Authenticator;
+  clientIp: ClientIpResolver;
+  credentials: CredentialRepository;
+  /** The server-side secret API keys are hashed with (for the key repository). */
+  pepper: KeyObject;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -75,6 +93,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     egress,
     egressAllow: config.egress.allow,
     logger,
+    onChange: (workspaceId) => router.invalidate(workspaceId),
   });
   const preflight = createPreflight({ store, clock });
   const breakers = createCircuitBreakers({
@@ -83,6 +102,17 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     clock,
   });
   const callers = new WeakMap<FastifyRequest, AdmittedCaller>();
+  const priceRepository = createPriceRepository({ store, clock });
+  const workspaceRepository = createWorkspaceRepository({ store, clock });
+  const limits = createLimitsStage({
+    config,
+    logger,
+    clock,
+    counters,
+    prices: createPriceBook({ clock, loadWorkspacePrices: (id) => priceRepository.list(id) }),
+    tokens: await createTokenEstimator({ exactUpToChars: config.limits.exactTokenCountChars }),
+    loadWorkspaceLimits: (id) => workspaceRepository.getLimits(id),
+  });
 
   const origin = (request: FastifyRequest): string | undefined => {
     const value = request.headers.origin;
@@ -132,6 +162,18 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         }),
       );
     },
+    async limit(request, reply, caller, call) {
+      const admitted = callers.get(request);
+      if (!admitted) throw new PortcullisError('internal_error');
+      const ticket = await limits.admit({
+        keyId: caller.keyId,
+        workspaceId: caller.workspaceId,
+        keyLimits: admitted.principal.limits,
+        ...call,
+      });
+      reply.headers(ticket.headers);
+      return ticket;
+    },
     // Always within the caller's workspace: another tenant's credential id never decrypts here.
     resolveSecret: (credentialId, workspaceId) => credentials.resolveSecret(credentialId, workspaceId),
     upstream: { dispatcher: egress.dispatcher, breakers, config, clock, logger },
@@ -140,6 +182,11 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     deps,
     preflight,
     router,
+    limits,
+    authenticator,
+    clientIp,
+    credentials,
+    pepper,
     start: () => verifier.start(),
     stop: () => verifier.stop(),
   };

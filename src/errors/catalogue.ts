@@ -63,6 +63,11 @@ export const ERROR_CATALOGUE = {
     type: 'authentication_error',
     message: 'Invalid API key.',
   },
+  metrics_unauthorized: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'Scraping /metrics needs "Authorization: Bearer <metrics.token>".',
+  },
   api_key_expired: {
     status: 401,
     type: 'authentication_error',
@@ -103,6 +108,45 @@ export const ERROR_CATALOGUE = {
     status: 429,
     type: 'rate_limit_error',
     message: 'Too many failed authentications from this source; retry after {retryAfter} seconds.',
+  },
+  // Limits and budgets (pipeline stage 4); see docs/limits.md
+  rate_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'The {scope} limit of {limit} requests per minute is reached; retry after {retryAfter} seconds.',
+  },
+  tokens_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    message:
+      'The {scope} limit of {limit} tokens per minute has no room for this request ({requested} tokens: input estimate plus max_tokens); retry after {retryAfter} seconds.',
+  },
+  concurrency_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'The {scope} limit of {limit} requests in flight at once is reached; retry when one finishes.',
+  },
+  budget_exceeded: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: '{scope} {window} budget {state}; resets {reset}.',
+  },
+  request_exceeds_limit: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'This request can never fit: {detail}. Lower max_tokens or shorten the prompt.',
+  },
+  price_unknown: {
+    status: 403,
+    type: 'permission_error',
+    message:
+      'No price is known for the model "{model}" ({provider}), and a spend budget applies; a workspace admin must set one with `portcullis prices set`.',
+  },
+  limits_unavailable: {
+    status: 503,
+    type: 'server_error',
+    message:
+      'Portcullis cannot reach its limit counters, so it refuses the request rather than skip the limit check. Retry shortly (request id {requestId}).',
   },
   // Routing and upstream (pipeline stage 6)
   model_not_found: {
@@ -162,6 +206,17 @@ export const ERROR_CATALOGUE = {
     type: 'server_error',
     message:
       'The provider address for "{credential}" is refused by the egress policy ({reason}); an operator must allow it (request id {requestId}).',
+  },
+  // Admin API (control plane); see docs/admin-api.md
+  resource_not_found: {
+    status: 404,
+    type: 'not_found_error',
+    message: 'No {resource} "{id}" in this workspace.',
+  },
+  resource_conflict: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'Conflict: {detail}.',
   },
   // Availability (fail closed)
   service_unavailable: {

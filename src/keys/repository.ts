@@ -1,7 +1,9 @@
 import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Counters } from '../counters/types.ts';
-import type { ApiKeyRow } from '../store/schema.ts';
+import type { ApiKeyRow, Database } from '../store/schema.ts';
+import { type AfterCommit, immediately, type Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { invalidInput, KeyError } from './errors.ts';
 import { generateKey, isKeyId, KEY_ENVIRONMENTS, type KeyEnvironment, maskKey } from './format.ts';
@@ -67,6 +69,11 @@ export interface KeyRepository {
   rotate(id: string, options?: Scoped & { graceMs?: number }): Promise<{ key: string; record: ApiKeyRecord }>;
   /** Soft delete: revokes (if not yet) and hides the key from lists; the row stays for the audit trail. */
   delete(id: string, scope?: Scoped): Promise<ApiKeyRecord>;
+  /**
+   * The same repository working inside `tx` (src/store/tx.ts), so a change commits together with
+   * its audit entry; the `keys:changed` broadcast is sent only after the commit.
+   */
+  inTx(tx: Tx): KeyRepository;
 }
 
 export interface KeyRepositoryOptions {
@@ -108,9 +115,12 @@ const RECORD_COLUMNS = [
 
 type RecordRow = Pick<ApiKeyRow, (typeof RECORD_COLUMNS)[number]>;
 
-export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
-  const { store, clock, pepper, counters, logger } = opts;
-  const { db } = store;
+export function createKeyRepository(
+  opts: KeyRepositoryOptions,
+  db: Kysely<Database> = opts.store.db,
+  after: AfterCommit = immediately,
+): KeyRepository {
+  const { clock, pepper, counters, logger } = opts;
 
   async function notify(id: string): Promise<void> {
     if (!counters) return;
@@ -187,7 +197,7 @@ export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
       );
     }
     await db.updateTable('api_keys').set(set).where('id', '=', id).execute();
-    await notify(id);
+    await after(() => notify(id));
     return toRecord(await findRow(id), now);
   }
 
@@ -237,7 +247,7 @@ export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
         })
         .execute();
       // A replica may have cached "unknown id" for this id (a guess that happened to collide).
-      await notify(generated.id);
+      await after(() => notify(generated.id));
       return { key: generated.raw, record: toRecord(await findRow(generated.id), now) };
     },
 
@@ -266,7 +276,7 @@ export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
           .where('revoked_at', 'is', null)
           .execute();
       }
-      await notify(id);
+      await after(() => notify(id));
       return toRecord(await findRow(id), now);
     },
 
@@ -306,7 +316,7 @@ export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
       if (Number(result.numUpdatedRows) !== 1) {
         throw new KeyError('key_not_active', `API key ${id} was changed concurrently; retry the rotation`);
       }
-      await notify(id);
+      await after(() => notify(id));
       return { key: generated.raw, record: toRecord(await findRow(id), now) };
     },
 
@@ -320,9 +330,11 @@ export function createKeyRepository(opts: KeyRepositoryOptions): KeyRepository {
           .where('id', '=', id)
           .execute();
       }
-      await notify(id);
+      await after(() => notify(id));
       return toRecord(await findRow(id), now);
     },
+
+    inTx: (tx) => createKeyRepository(opts, tx.db, (effect) => tx.afterCommit(effect)),
   };
 }
 

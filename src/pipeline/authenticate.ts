@@ -62,6 +62,17 @@ export interface AuthenticatorOptions {
   logger: AuthLogger;
   clock: Clock;
   bruteForce?: Partial<BruteForcePolicy>;
+  /** Told when a source is locked out (the audit sink, src/audit); must not throw. */
+  onBlocked?: (event: AuthBlocked) => void;
+}
+
+/** A brute-force lockout that was just set. `subject` is `ip:…` or `key:key_…` (ids, never secrets). */
+export interface AuthBlocked {
+  subject: string;
+  clientIp: string;
+  failures: number;
+  windowMs: number;
+  cooldownMs: number;
 }
 
 /** Query parameter names that clients (and other gateways) use for keys. */
@@ -182,8 +193,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const lock = await counters.rate([
         { key: `auth:lock:${subject}`, limit: 1, windowMs: lockout.cooldownMs, cost: 1 },
       ]);
-      // Logged when the lock is set, not for every request it refuses. The audit log (a later
-      // stage) records the same event.
+      // Logged (and audited, through onBlocked) when the lock is set, not for every request it refuses.
       if (lock.allowed) {
         logger.warn(
           {
@@ -196,6 +206,13 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
           },
           'auth: too many failed authentications; source locked out',
         );
+        opts.onBlocked?.({
+          subject,
+          clientIp,
+          failures: lockout.failures,
+          windowMs: lockout.windowMs,
+          cooldownMs: lockout.cooldownMs,
+        });
       }
     } catch (err) {
       logger.error({ err }, 'auth: could not count a failed authentication');

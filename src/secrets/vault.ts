@@ -23,6 +23,8 @@ export interface Vault {
    * names its own version, and every configured version can unwrap) and idempotent.
    */
   rotateMaster(options?: { batchSize?: number }): Promise<{ rewrapped: number }>;
+  /** The same vault working inside a transaction (src/store/tx.ts), e.g. to commit a secret with its audit entry. */
+  inTx(tx: { db: Store['db'] }): Vault;
 }
 
 export interface PutSecret {
@@ -146,7 +148,13 @@ export function createVault({ store, keys, clock }: VaultOptions): Vault {
     return { rewrapped };
   }
 
-  return { put, get, delete: remove, rotateMaster };
+  return {
+    put,
+    get,
+    delete: remove,
+    rotateMaster,
+    inTx: (tx) => createVault({ store: { ...store, db: tx.db }, keys, clock }),
+  };
 }
 
 function sealedOf(row: {

@@ -20,6 +20,10 @@ export interface Database {
   api_keys: ApiKeysTable;
   provider_credentials: ProviderCredentialsTable;
   model_aliases: ModelAliasesTable;
+  model_prices: ModelPricesTable;
+  audit_log: AuditLogTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  usage_records: UsageRecordsTable;
 }
 
 /** 0 = false, 1 = true. */
@@ -130,7 +134,74 @@ export interface ModelAliasesTable {
   updated_at: number;
 }
 
+/** A workspace's own price for a model (src/limits), in integer micro-dollars per million tokens. */
+export interface ModelPricesTable {
+  id: string;
+  workspace_id: string;
+  /** The model name as the provider knows it (or the public name a client sends). */
+  model: string;
+  input_micros_per_mtok: number;
+  output_micros_per_mtok: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ProviderCredentialRow = Selectable<ProviderCredentialsTable>;
 export type ModelAliasRow = Selectable<ModelAliasesTable>;
+
+/** One audit entry (src/audit): hash-chained, append-only. `details` is JSON metadata, never secrets or prompt text. */
+export interface AuditLogTable {
+  seq: number;
+  time: number;
+  /** `key_…`, a user id, `cli`, or `system`. */
+  actor: string | null;
+  workspace_id: string | null;
+  action: string;
+  target: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  /** `success` | `failure` | `denied` */
+  outcome: string;
+  request_id: string | null;
+  details: string;
+  /** hex SHA-256 of the previous entry (64 zeros for the first). */
+  prev_hash: string;
+  /** hex SHA-256 over prev_hash and the canonical entry (src/audit/chain.ts). */
+  hash: string;
+}
+
+/** An Ed25519 signature over a chain position (src/audit/checkpoints.ts). */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  time: number;
+  key_id: string;
+  /** base64 */
+  signature: string;
+}
+
+/** One proxied call (src/usage): metadata only. */
+export interface UsageRecordsTable {
+  id: string;
+  time: number;
+  workspace_id: string;
+  key_id: string;
+  request_id: string | null;
+  endpoint: string;
+  model: string;
+  provider: string | null;
+  target: string | null;
+  stream: Bool;
+  status: number;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost_micros: number | null;
+  latency_ms: number;
+  upstream_ms: number | null;
+}
+
+export type AuditLogRow = Selectable<AuditLogTable>;
+export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
+export type UsageRecordRow = Selectable<UsageRecordsTable>;

@@ -1,4 +1,9 @@
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
+import type { KeyLimits } from '../keys/types.ts';
+import { validateLimits } from '../keys/validate.ts';
+import type { Database } from '../store/schema.ts';
+import type { Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
 
@@ -28,16 +33,20 @@ export interface WorkspaceRepository {
   /** Like find, but throws a clear WorkspaceError when missing. */
   resolve(idOrName: string): Promise<Workspace>;
   softDelete(id: string): Promise<void>;
+  /** The workspace's limits and budget (settings.limits): the same fields a key has; {} = none. */
+  getLimits(id: string): Promise<KeyLimits>;
+  /** Replaces settings.limits (validated like a key's), keeping every other setting. */
+  setLimits(id: string, limits: KeyLimits): Promise<KeyLimits>;
+  /** The same repository inside `tx` (src/store/tx.ts), so a change commits with its audit entry. */
+  inTx(tx: Tx): WorkspaceRepository;
 }
 
-export function createWorkspaceRepository({
-  store,
-  clock,
-}: {
-  store: Store;
-  clock: Clock;
-}): WorkspaceRepository {
-  const { db } = store;
+/** `db` is for `inTx`. */
+export function createWorkspaceRepository(
+  opts: { store: Store; clock: Clock },
+  db: Kysely<Database> = opts.store.db,
+): WorkspaceRepository {
+  const { clock } = opts;
   const toWorkspace = (row: { id: string; name: string; created_at: number }): Workspace => ({
     id: row.id,
     name: row.name,
@@ -53,6 +62,20 @@ export function createWorkspaceRepository({
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     return row ? toWorkspace(row) : undefined;
+  };
+
+  const readSettings = async (id: string): Promise<Record<string, unknown>> => {
+    const row = await db
+      .selectFrom('workspaces')
+      .select('settings')
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) throw new WorkspaceError('workspace_not_found', `no workspace "${id}"`);
+    const parsed: unknown = JSON.parse(row.settings);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {};
   };
 
   return {
@@ -108,5 +131,20 @@ export function createWorkspaceRepository({
         .where('deleted_at', 'is', null)
         .execute();
     },
+    async getLimits(id) {
+      const limits = (await readSettings(id)).limits;
+      return limits === undefined ? {} : validateLimits(limits);
+    },
+    async setLimits(id, limits) {
+      const valid = validateLimits(limits);
+      const settings = { ...(await readSettings(id)), limits: valid };
+      await db
+        .updateTable('workspaces')
+        .set({ settings: JSON.stringify(settings), updated_at: clock.now() })
+        .where('id', '=', id)
+        .execute();
+      return valid;
+    },
+    inTx: (tx) => createWorkspaceRepository(opts, tx.db),
   };
 }

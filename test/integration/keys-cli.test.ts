@@ -116,6 +116,102 @@ describe('portcullis keys (CLI, local store)', () => {
     }
   });
 
+  it('update changes only the attributes given, and the gateway sees the change', async () => {
+    const created = cli([
+      'keys',
+      'create',
+      '--workspace',
+      'acme',
+      '--name',
+      'to change',
+      '--tpm',
+      '1000',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+    const updated = cli([
+      'keys',
+      'update',
+      id,
+      '--name',
+      'changed',
+      '--scopes',
+      'chat',
+      '--models',
+      'gpt-4o-mini,claude-*',
+      '--allow-ip',
+      '198.51.100.7',
+      '--allow-origin',
+      'https://app.example.com',
+      '--expires',
+      '2d',
+      '--rpm',
+      '30',
+      '--json',
+    ]);
+    assert.equal(updated.code, 0, updated.stderr);
+    const record = JSON.parse(updated.stdout) as Record<string, unknown>;
+    assert.equal(record.name, 'changed');
+    assert.deepEqual(record.scopes, ['chat']);
+    assert.deepEqual(record.models, ['gpt-4o-mini', 'claude-*']);
+    assert.deepEqual(record.allowIps, ['198.51.100.7/32']);
+    assert.deepEqual(record.allowOrigins, ['https://app.example.com']);
+    assert.deepEqual(record.limits, { tpm: 1000, rpm: 30 }, 'unmentioned limits are kept');
+    const expiresIn = (record.expiresAt as number) - Date.now();
+    assert.ok(expiresIn > 47 * 3_600_000 && expiresIn <= 48 * 3_600_000);
+    assert.ok(!updated.stdout.includes(key) && !updated.stderr.includes(key));
+
+    // The running data plane's verifier reads the new attributes; the secret is unchanged.
+    const opened = await openPlace({ dataDir: tmp.dir, masterKey, cleanup: async () => {} }, systemClock);
+    const counters = createMemoryCounters({ clock: systemClock });
+    const verifier = createKeyVerifier({ ...opened, clock: systemClock, counters, cacheTtlMs: 0 });
+    try {
+      const principal = await verifier.verify(key);
+      assert.deepEqual(
+        [principal.name, principal.scopes, principal.allowIps],
+        ['changed', ['chat'], ['198.51.100.7/32']],
+      );
+
+      // "none" / "any" / "never" remove a setting; nothing else changes.
+      const cleared = cli([
+        'keys',
+        'update',
+        id,
+        '--rpm',
+        'none',
+        '--allow-ip',
+        'any',
+        '--expires',
+        'never',
+        '--json',
+      ]);
+      assert.equal(cleared.code, 0, cleared.stderr);
+      const after = JSON.parse(cleared.stdout) as Record<string, unknown>;
+      assert.deepEqual(after.limits, { tpm: 1000 });
+      assert.deepEqual(after.allowIps, []);
+      assert.equal(after.expiresAt, null);
+      assert.deepEqual(after.scopes, ['chat']);
+      assert.deepEqual((await verifier.verify(key)).allowIps, []);
+    } finally {
+      await verifier.stop();
+      await opened.store.close();
+    }
+
+    const text = cli(['keys', 'update', id, '--tags', 'ci,team:ml']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /updated API key key_\w+:[\s\S]*tags\s+ci, team:ml/);
+    assert.equal(cli(['keys', 'update', id]).code, 2, 'nothing to change');
+    const bad = cli(['keys', 'update', id, '--scopes', 'root', '--json']);
+    assert.equal(bad.code, 1);
+    assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'invalid_key_input');
+    assert.equal(cli(['keys', 'update', id, '--rpm', '-3']).code, 2);
+    assert.equal(cli(['keys', 'revoke', id]).code, 0);
+    const revoked = cli(['keys', 'update', id, '--name', 'again', '--json']);
+    assert.equal(revoked.code, 1);
+    assert.equal((JSON.parse(revoked.stdout) as { error: { code: string } }).error.code, 'key_not_active');
+  });
+
   it('refuses bad input with a clear message and a non-zero exit', () => {
     const bad = cli([
       'keys',

@@ -2,6 +2,8 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../types.ts';
 import * as foundation from './0001_foundation.ts';
 import * as dataPlane from './0002_data_plane.ts';
+import * as modelPrices from './0003_model_prices.ts';
+import * as auditUsage from './0004_audit_usage.ts';
 import type { MigrationModule } from './helpers.ts';
 
 /**
@@ -13,6 +15,8 @@ import type { MigrationModule } from './helpers.ts';
 export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: MigrationModule]> = [
   ['0001_foundation', foundation],
   ['0002_data_plane', dataPlane],
+  ['0003_model_prices', modelPrices],
+  ['0004_audit_usage', auditUsage],
 ];
 
 /** Kysely's provider interface over the static list, with the dialect bound in. */

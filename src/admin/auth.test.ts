@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PortcullisError } from '../errors/catalogue.ts';
+import { type Actor, can, enforce } from './auth.ts';
+
+const actor = (scopes: Actor['scopes']): Actor => ({
+  kind: 'api_key',
+  id: 'key_a',
+  workspaceId: 'wsp_a',
+  scopes,
+});
+const mine = { workspaceId: 'wsp_a' };
+
+describe('can (admin authorization)', () => {
+  it('hides every object of another workspace, whatever the scopes', () => {
+    const all = actor(['admin:read', 'admin:write', 'chat']);
+    for (const action of ['keys:read', 'keys:write', 'credentials:read', 'aliases:write'] as const) {
+      assert.deepEqual(can(all, action, { workspaceId: 'wsp_b' }), { allowed: false, reason: 'hidden' });
+    }
+  });
+
+  it('reads need admin:read, writes admin:write', () => {
+    assert.equal(can(actor(['admin:read']), 'credentials:read', mine).allowed, true);
+    assert.equal(can(actor(['admin:read']), 'credentials:write', mine).allowed, false);
+    assert.equal(can(actor(['admin:write']), 'credentials:read', mine).allowed, false);
+    assert.equal(can(actor(['admin:write']), 'keys:write', mine).allowed, true);
+    assert.equal(can(actor(['chat', 'models:read']), 'workspace:read', mine).allowed, false);
+  });
+
+  it('grants only scopes the actor holds', () => {
+    const mgmt = actor(['admin:read', 'admin:write']);
+    assert.equal(can(mgmt, 'keys:write', { ...mine, grantsScopes: ['admin:read'] }).allowed, true);
+    assert.deepEqual(can(mgmt, 'keys:write', { ...mine, grantsScopes: ['admin:read', 'chat'] }), {
+      allowed: false,
+      reason: 'forbidden',
+      scope: 'chat',
+      what: 'an API key that carries it',
+    });
+    assert.equal(
+      can(actor(['admin:write', 'chat']), 'keys:write', { ...mine, grantsScopes: ['chat'] }).allowed,
+      true,
+    );
+  });
+
+  it('enforce: hidden → the caller’s not-found, forbidden → 403 insufficient_scope', () => {
+    const notFound = new Error('not found');
+    assert.throws(
+      () => enforce(actor(['admin:read']), 'keys:read', { workspaceId: 'wsp_b' }, () => notFound),
+      notFound,
+    );
+    assert.throws(
+      () => enforce(actor(['admin:read']), 'keys:write', mine, () => notFound),
+      (err: unknown) =>
+        err instanceof PortcullisError && err.code === 'insufficient_scope' && err.status === 403,
+    );
+  });
+});

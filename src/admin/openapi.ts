@@ -1,0 +1,135 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { AdminRoute } from './route.ts';
+import { ErrorEnvelope } from './schemas.ts';
+
+/**
+ * The OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0), generated from the same route
+ * list and TypeBox schemas Fastify validates and serialises with, so it cannot drift from the
+ * server. OpenAPI 3.1 schemas are JSON Schema 2020-12, which TypeBox schemas already are.
+ */
+
+export const ADMIN_PREFIX = '/admin/api/v1';
+const API_VERSION = '1.0.0';
+
+const ERROR_RESPONSES: Record<string, string> = {
+  '400': 'Invalid request: a field is missing, malformed or unknown (`invalid_request`, `param` names it).',
+  '401': 'No key, or an invalid, expired or revoked key.',
+  '403': 'The key lacks the scope (`insufficient_scope`), or is used from a refused IP or origin.',
+  '404': 'No such object in the caller’s workspace (objects of other workspaces answer the same).',
+  '409': 'The change conflicts with the current state (`resource_conflict`).',
+  '429': 'Too many failed authentications from this source; see `retry-after`.',
+  '503': 'A dependency (store, counters) is unreachable; Portcullis fails closed.',
+};
+
+/** A plain JSON copy: TypeBox's symbol keys dropped. */
+function plain(schema: TSchema): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+  delete copy.$id;
+  return copy;
+}
+
+function errorCodesFor(route: AdminRoute): string[] {
+  const codes = ['401', '403', '429', '503'];
+  if (route.body || route.params) codes.push('400');
+  if (route.params) codes.push('404');
+  if (route.method !== 'GET') codes.push('409');
+  return codes.sort();
+}
+
+export function buildOpenApi(routes: readonly AdminRoute[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = ADMIN_PREFIX + route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const props = (route.params ? plain(route.params).properties : undefined) as
+      | Record<string, Record<string, unknown>>
+      | undefined;
+    const parameters = Object.entries(props ?? {}).map(([name, schema]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description: schema.description,
+      schema,
+    }));
+    const responses: Record<string, unknown> = {
+      [String(route.status)]: {
+        description: route.summary,
+        content: { 'application/json': { schema: plain(route.response) } },
+      },
+    };
+    for (const code of errorCodesFor(route)) {
+      responses[code] = { $ref: `#/components/responses/Error${code}` };
+    }
+    const operation: Record<string, unknown> = {
+      operationId: operationId(route),
+      tags: [route.tag],
+      summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
+      'x-portcullis-action': route.action,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: !route.bodyOptional,
+              content: { 'application/json': { schema: plain(route.body) } },
+            },
+          }
+        : {}),
+      responses,
+    };
+    paths[path] ??= {};
+    paths[path][route.method.toLowerCase()] = operation;
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Portcullis admin API',
+      // The version of this API (the /v1 in its paths), not of the Portcullis release.
+      version: API_VERSION,
+      description:
+        'Manage the provider credentials, model aliases and API keys of a workspace. Authenticate with a ' +
+        'Portcullis API key holding `admin:read` (reads) or `admin:write` (changes); the key sees only its ' +
+        'own workspace. Secrets are write-only. Errors use the OpenAI error envelope (docs/errors.md).',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerApiKey: [] }, { apiKeyHeader: [] }],
+    tags: [
+      { name: 'workspace', description: "The caller's workspace." },
+      { name: 'credentials', description: 'Provider credentials (secrets are write-only).' },
+      { name: 'aliases', description: 'Model aliases: a public model name → ordered provider targets.' },
+      { name: 'keys', description: 'Portcullis API keys (the raw key is shown once).' },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerApiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A Portcullis API key (`pcx_live_…`) with a management scope: `Authorization: Bearer <key>`.',
+        },
+        apiKeyHeader: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-api-key',
+          description: 'The same key in the `x-api-key` header.',
+        },
+      },
+      schemas: { ErrorEnvelope: plain(ErrorEnvelope) },
+      responses: Object.fromEntries(
+        Object.entries(ERROR_RESPONSES).map(([code, description]) => [
+          `Error${code}`,
+          {
+            description,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+          },
+        ]),
+      ),
+    },
+  };
+}
+
+/** `GET /keys/:id` → `getKeysId`, `POST /keys/:id/rotate` → `postKeysIdRotate`: unique per route. */
+function operationId(route: AdminRoute): string {
+  return route.method.toLowerCase() + route.path.replace(/[/:]+(\w)/g, (_m, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,116 @@
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.ts';
+import type { Counters } from '../counters/types.ts';
+import { createAliasRepository } from '../credentials/aliases.ts';
+import type { DataPlane } from '../dataplane/wire.ts';
+import type { GatewayFastify } from '../http/types.ts';
+import { createKeyRepository } from '../keys/repository.ts';
+import type { Store } from '../store/types.ts';
+import { createWorkspaceRepository } from '../workspaces/repository.ts';
+import { aliasRoutes } from './aliases.ts';
+import { type Actor, createAdminAuthenticator, enforce } from './auth.ts';
+import { credentialRoutes } from './credentials.ts';
+import { type AdminResourceName, notFound, toAdminError } from './errors.ts';
+import { keyRoutes } from './keys.ts';
+import { ADMIN_PREFIX, buildOpenApi } from './openapi.ts';
+import type { AdminDeps, AdminRoute } from './route.ts';
+import { workspaceRoutes } from './workspace.ts';
+
+/**
+ * The admin API (control plane) under /admin/api/v1, and its OpenAPI document at
+ * /admin/api/openapi.json. Order per request: authenticate (before the body is even parsed, so an
+ * anonymous caller learns nothing from validation errors) → function-level `can` check of the
+ * route's action → schema validation (unknown fields refused) → handler, which checks the object
+ * it touches → response serialised through the route's schema (only declared fields leave).
+ */
+
+export const OPENAPI_PATH = '/admin/api/openapi.json';
+
+export interface AdminApiOptions {
+  dataPlane: Pick<DataPlane, 'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router'>;
+  store: Store;
+  counters: Pick<Counters, 'publish'>;
+  clock: Clock;
+  logger: { warn(obj: object, msg?: string): void };
+}
+
+/** Builds the admin API's dependencies on the data plane's own pieces (one cache, one authenticator). */
+export function createAdminApi(opts: AdminApiOptions): AdminDeps {
+  const { dataPlane, store, counters, clock, logger } = opts;
+  return {
+    authenticate: createAdminAuthenticator({
+      authenticator: dataPlane.authenticator,
+      clientIp: dataPlane.clientIp,
+    }),
+    workspaces: createWorkspaceRepository({ store, clock }),
+    credentials: dataPlane.credentials,
+    aliases: createAliasRepository({
+      store,
+      clock,
+      onChange: (workspaceId) => dataPlane.router.invalidate(workspaceId),
+    }),
+    keys: createKeyRepository({ store, clock, pepper: dataPlane.pepper, counters, logger }),
+  };
+}
+
+export function adminRoutes(deps: AdminDeps): AdminRoute[] {
+  return [...workspaceRoutes(deps), ...credentialRoutes(deps), ...aliasRoutes(deps), ...keyRoutes(deps)];
+}
+
+const RESOURCE_NAMES: Record<string, AdminResourceName> = {
+  workspace: 'workspace',
+  credentials: 'provider credential',
+  aliases: 'model alias',
+  keys: 'API key',
+};
+
+export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void {
+  const routes = adminRoutes(deps);
+  const actors = new WeakMap<FastifyRequest, Actor>();
+  let document: string | undefined;
+
+  // Public: it describes the API and holds no data.
+  fastify.get(OPENAPI_PATH, async (_request, reply) => {
+    document ??= JSON.stringify(buildOpenApi(routes));
+    return reply.type('application/json; charset=utf-8').send(document);
+  });
+
+  for (const spec of routes) {
+    fastify.route({
+      method: spec.method,
+      url: ADMIN_PREFIX + spec.path,
+      schema: {
+        ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.body ? { body: spec.body } : {}),
+        response: { [spec.status]: spec.response },
+      },
+      onRequest: async (request) => {
+        const actor = await deps.authenticate(request);
+        // Function level: may this actor perform this kind of action at all, in its workspace?
+        enforce(actor, spec.action, { workspaceId: actor.workspaceId }, () =>
+          notFound('workspace', actor.workspaceId),
+        );
+        actors.set(request, actor);
+      },
+      preValidation: async (request) => {
+        if (spec.bodyOptional && request.body === undefined) request.body = {};
+      },
+      handler: async (request, reply) => {
+        const actor = actors.get(request);
+        if (!actor) throw new Error('admin route reached without an authenticated actor');
+        const params = (request.params ?? {}) as Record<string, string>;
+        try {
+          const result = await spec.handler({
+            actor,
+            params: params as never,
+            body: request.body as never,
+          });
+          return reply.code(spec.status).send(result);
+        } catch (err) {
+          const id = params.id ?? params.idOrName ?? params.name ?? '';
+          throw toAdminError(err, { resource: RESOURCE_NAMES[spec.tag] ?? 'workspace', id });
+        }
+      },
+    });
+  }
+}

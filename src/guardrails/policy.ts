@@ -1,0 +1,166 @@
+/**
+ * Guardrail policy model (issue 7, item 1): per detector, where it applies, what it does, from
+ * which score/confidence, how long it may take, and what happens when it cannot run. A workspace
+ * has a policy (DEFAULT_POLICY until changed); a key may override parts of it.
+ */
+import type { CustomEntity, PiiEntity } from './pii.ts';
+import { PII_ENTITIES } from './pii.ts';
+import { compileSafeRegex } from './regex-policy.ts';
+import { DETECTOR_NAMES, type DetectorName } from './types.ts';
+
+export type Where = 'input' | 'output' | 'both';
+export type Action = 'block' | 'redact' | 'pseudonymize' | 'log';
+/** Fail closed ('block', the default) or open ('allow') when a detector throws or overruns its budget. */
+export type OnError = 'block' | 'allow';
+
+export interface DetectorPolicy {
+  enabled: boolean;
+  where: Where;
+  action: Action;
+  /** Minimum score (injection) or confidence (PII, secrets) for a finding to count. */
+  threshold: number;
+  /** Time the detector may take for one inspect() call; over it counts as an error. */
+  timeBudgetMs: number;
+  onError: OnError;
+}
+
+export interface PiiPolicy extends DetectorPolicy {
+  entities: readonly PiiEntity[];
+  custom: readonly CustomEntity[];
+}
+
+export interface SecretsPolicy extends DetectorPolicy {
+  /** gitleaks / Portcullis rule ids switched off for this workspace or key. */
+  disabledRules: readonly string[];
+}
+
+export interface GuardrailPolicy {
+  'prompt-injection': DetectorPolicy;
+  pii: PiiPolicy;
+  secrets: SecretsPolicy;
+}
+
+export type PolicyOverride = { [K in DetectorName]?: Partial<GuardrailPolicy[K]> };
+
+/**
+ * What a new workspace starts with (documented in docs/guardrails.md): secrets redacted both ways,
+ * high-confidence injection blocked on input (user turns, tool results, documents), PII logged.
+ */
+export const DEFAULT_POLICY: GuardrailPolicy = deepFreeze({
+  'prompt-injection': {
+    enabled: true,
+    where: 'input',
+    action: 'block',
+    threshold: 0.85,
+    timeBudgetMs: 20,
+    onError: 'block',
+  },
+  pii: {
+    enabled: true,
+    where: 'both',
+    action: 'log',
+    threshold: 0.5,
+    timeBudgetMs: 20,
+    onError: 'block',
+    entities: PII_ENTITIES,
+    custom: [],
+  },
+  secrets: {
+    enabled: true,
+    where: 'both',
+    action: 'redact',
+    threshold: 0.5,
+    timeBudgetMs: 20,
+    onError: 'block',
+    disabledRules: [],
+  },
+});
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+export const appliesTo = (p: DetectorPolicy, stage: 'input' | 'output'): boolean =>
+  p.enabled && (p.where === 'both' || p.where === stage);
+
+/** Workspace policy, then each override in order (e.g. the key's); the result is frozen. */
+export function mergePolicy(
+  base: GuardrailPolicy,
+  ...overrides: Array<PolicyOverride | undefined>
+): GuardrailPolicy {
+  const out = structuredClone(base) as GuardrailPolicy;
+  for (const o of overrides) {
+    if (!o) continue;
+    for (const d of DETECTOR_NAMES) {
+      const part = o[d];
+      if (part) Object.assign(out[d], structuredClone(part));
+    }
+  }
+  return deepFreeze(out);
+}
+
+/** Validates an override from the admin API / CLI. Returns the problems, one line each (empty = valid). */
+export function validatePolicyOverride(input: unknown): string[] {
+  const errors: string[] = [];
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return ['policy must be an object'];
+  for (const [name, value] of Object.entries(input)) {
+    if (!DETECTOR_NAMES.includes(name as DetectorName)) {
+      errors.push(`unknown detector "${name}"`);
+      continue;
+    }
+    if (!value || typeof value !== 'object') {
+      errors.push(`${name}: must be an object`);
+      continue;
+    }
+    const v = value as Record<string, unknown>;
+    const check = (ok: boolean, msg: string): void => {
+      if (!ok) errors.push(`${name}.${msg}`);
+    };
+    if ('enabled' in v) check(typeof v.enabled === 'boolean', 'enabled: must be a boolean');
+    if ('where' in v)
+      check(['input', 'output', 'both'].includes(v.where as string), 'where: input|output|both');
+    if ('action' in v) {
+      const allowed =
+        name === 'prompt-injection' ? ['block', 'log'] : ['block', 'redact', 'pseudonymize', 'log'];
+      check(allowed.includes(v.action as string), `action: ${allowed.join('|')}`);
+    }
+    if ('threshold' in v)
+      check(typeof v.threshold === 'number' && v.threshold >= 0 && v.threshold <= 1, 'threshold: 0..1');
+    if ('timeBudgetMs' in v) {
+      check(
+        typeof v.timeBudgetMs === 'number' && v.timeBudgetMs > 0 && v.timeBudgetMs <= 10_000,
+        'timeBudgetMs: 1..10000',
+      );
+    }
+    if ('onError' in v) check(v.onError === 'block' || v.onError === 'allow', 'onError: block|allow');
+    if (name === 'pii' && 'entities' in v) {
+      check(
+        Array.isArray(v.entities) && v.entities.every((e) => PII_ENTITIES.includes(e as PiiEntity)),
+        `entities: subset of ${PII_ENTITIES.join(',')}`,
+      );
+    }
+    if (name === 'pii' && 'custom' in v) {
+      if (!Array.isArray(v.custom) || v.custom.length > 50) errors.push('pii.custom: at most 50 entities');
+      else
+        for (const c of v.custom as Array<Record<string, unknown>>) {
+          if (typeof c?.name !== 'string' || !/^[A-Z][A-Z0-9_]{0,39}$/.test(c.name)) {
+            errors.push('pii.custom[].name: UPPER_SNAKE, up to 40 characters');
+            continue;
+          }
+          const r = compileSafeRegex(String(c.pattern ?? ''), typeof c.flags === 'string' ? c.flags : '');
+          if (!r.ok) errors.push(`pii.custom.${c.name}: ${r.reason}`);
+        }
+    }
+    if (name === 'secrets' && 'disabledRules' in v) {
+      check(
+        Array.isArray(v.disabledRules) && v.disabledRules.every((r) => typeof r === 'string'),
+        'disabledRules: string[]',
+      );
+    }
+  }
+  return errors;
+}

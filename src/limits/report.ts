@@ -1,0 +1,89 @@
+import type { Config } from '../config/schema.ts';
+import type { Counters } from '../counters/types.ts';
+import type { KeyLimits } from '../keys/types.ts';
+import { budgetsOf, counterKey, type Level, MINUTE_MS } from './plan.ts';
+import { resetText } from './windows.ts';
+
+/**
+ * Visibility (issue 6, item 6): current usage against every limit and budget that applies to a
+ * key or a workspace, read from the same counters the limit stage charges (cost-0 reads).
+ */
+export interface UsageRow {
+  scope: Level['scope'];
+  id: string;
+  limit: 'rpm' | 'tpm' | 'concurrency' | 'budget';
+  /** Requests, tokens, slots, or micro-dollars for budgets. */
+  max: number;
+  used: number;
+  /** Budgets: the window and when it resets. */
+  window?: string;
+  resets?: string;
+}
+
+export function globalLevel(config: Readonly<Config>): Level {
+  const limits: KeyLimits = {};
+  if (config.limits.rpm > 0) limits.rpm = config.limits.rpm;
+  if (config.limits.tpm > 0) limits.tpm = config.limits.tpm;
+  if (config.limits.concurrency > 0) limits.concurrency = config.limits.concurrency;
+  return { scope: 'global', id: '', limits };
+}
+
+export async function usageReport(
+  counters: Counters,
+  levels: readonly Level[],
+  now: number,
+): Promise<UsageRow[]> {
+  const rows: UsageRow[] = [];
+  const rate: { row: UsageRow; key: string }[] = [];
+  const plain: { row: UsageRow; key: string }[] = [];
+  for (const level of levels) {
+    for (const kind of ['rpm', 'tpm'] as const) {
+      const max = level.limits[kind];
+      if (max === undefined) continue;
+      const row: UsageRow = { scope: level.scope, id: level.id, limit: kind, max, used: 0 };
+      rows.push(row);
+      rate.push({ row, key: counterKey(kind, level) });
+    }
+    if (level.limits.concurrency !== undefined) {
+      const row: UsageRow = {
+        scope: level.scope,
+        id: level.id,
+        limit: 'concurrency',
+        max: level.limits.concurrency,
+        used: 0,
+      };
+      rows.push(row);
+      plain.push({ row, key: counterKey('conc', level) });
+    }
+  }
+  for (const b of budgetsOf(levels, now)) {
+    const row: UsageRow = {
+      scope: b.scope,
+      id: b.id,
+      limit: 'budget',
+      max: b.limitMicros,
+      used: 0,
+      window: b.window,
+      resets: resetText(b.span),
+    };
+    rows.push(row);
+    plain.push({ row, key: b.key });
+  }
+  if (rate.length > 0) {
+    const read = await counters.rate(
+      rate.map(({ row, key }) => ({ key, limit: row.max, windowMs: MINUTE_MS, cost: 0 })),
+    );
+    read.outcomes.forEach((o, i) => {
+      const entry = rate[i];
+      if (entry) entry.row.used = entry.row.max - o.remaining;
+    });
+  }
+  if (plain.length > 0) {
+    const values = await counters.get(plain.map((p) => p.key));
+    values.forEach((v, i) => {
+      const entry = plain[i];
+      if (entry) entry.row.used = Math.max(0, v);
+    });
+  }
+  return rows;
+}
