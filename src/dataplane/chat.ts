@@ -11,6 +11,7 @@ import { readJsonAnswer } from './answer.ts';
 import { type Caller, type DataPlaneDeps, isAbort } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
+import { createOpenAIChunkGuard } from './stream-guard.ts';
 
 /**
  * POST /v1/chat/completions — OpenAI Chat Completions, to any target. OpenAI-format targets get
@@ -52,24 +53,30 @@ export function chatCompletions(deps: DataPlaneDeps) {
           return anthropicRequest(target, translated, secret, request.headers);
         },
       },
-      async ({ result, record }) => {
+      async ({ result, record, guard }) => {
         const openAITarget = nativeFormat(result.target.provider) === 'openai';
         if (stream) {
+          const filter = guard.streamFilter();
+          const check = filter ? createOpenAIChunkGuard(filter) : undefined;
           return sendEvents(
             reply,
             openAITarget
-              ? relayOpenAI(result, clientWantsUsage, record)
-              : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record),
+              ? relayOpenAI(result, clientWantsUsage, record, check)
+              : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record, check),
           );
         }
         const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-        if (openAITarget) {
-          record(usageFromOpenAI((json as { usage?: unknown }).usage), 200);
+        const completion = openAITarget
+          ? (json as Record<string, unknown>)
+          : (anthropicMessageToOpenAI(json, {
+              created: Math.floor(deps.clock.now() / 1000),
+            }) as unknown as Record<string, unknown>);
+        record(usageFromOpenAI(completion.usage), 200);
+        if (openAITarget && !guard.outputActive) {
           // The provider's bytes as they came: identical to calling it directly.
           return reply.type('application/json').send(text);
         }
-        const completion = anthropicMessageToOpenAI(json, { created: Math.floor(deps.clock.now() / 1000) });
-        record(usageFromOpenAI(completion.usage), 200);
+        guard.inspectAnswer('chat', completion);
         return reply.send(completion);
       },
     );
@@ -90,12 +97,17 @@ function streamFailure(err: unknown): string {
 
 /** Client closed the request before the answer ended (nginx's 499), for the call record. */
 export const CLIENT_CLOSED = 499;
+/** A guardrail stopped the answer part-way (recorded like the 400 it would have been). */
+export const GUARDRAIL_STOPPED = 400;
+
+type ChunkGuard = ReturnType<typeof createOpenAIChunkGuard>;
 
 /** OpenAI-format upstream → OpenAI client: each event checked and passed through as it arrives. */
 async function* relayOpenAI(
   result: UpstreamSuccess<Target>,
   clientWantsUsage: boolean,
   record: (usage: TokenUsage | undefined, status: number) => void,
+  check?: ChunkGuard,
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
   let status = CLIENT_CLOSED;
@@ -116,7 +128,18 @@ async function* relayOpenAI(
           // The usage-only chunk asked for on the client's behalf is not theirs to see.
           if (!clientWantsUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0) continue;
         }
-        out += `data: ${event.data}\n\n`;
+        if (!check || chunk === null) {
+          out += `data: ${event.data}\n\n`;
+          continue;
+        }
+        const guarded = check(chunk as Record<string, unknown>);
+        for (const e of guarded.events) out += `data: ${JSON.stringify(e)}\n\n`;
+        if (guarded.blocked) {
+          status = GUARDRAIL_STOPPED;
+          yield out +
+            openAISSE(openAIStreamError(guarded.reason, 'invalid_request_error', 'guardrail_blocked'));
+          return;
+        }
       }
       if (out.length > 0) yield out;
     }
@@ -138,6 +161,7 @@ async function* relayAnthropicAsOpenAI(
   clientWantsUsage: boolean,
   now: number,
   record: (usage: TokenUsage | undefined, status: number) => void,
+  check?: ChunkGuard,
 ): AsyncGenerator<string> {
   const translator = new AnthropicToOpenAIStream({
     created: Math.floor(now / 1000),
@@ -148,8 +172,20 @@ async function* relayAnthropicAsOpenAI(
     for await (const batch of readSse(result.body)) {
       let out = '';
       for (const event of batch) {
-        for (const chunk of translator.push(parseEventJson(event.data) as AnthropicStreamEvent))
-          out += openAISSE(chunk);
+        for (const chunk of translator.push(parseEventJson(event.data) as AnthropicStreamEvent)) {
+          if (!check) {
+            out += openAISSE(chunk);
+            continue;
+          }
+          const guarded = check(chunk as unknown as Record<string, unknown>);
+          for (const e of guarded.events) out += `data: ${JSON.stringify(e)}\n\n`;
+          if (guarded.blocked) {
+            status = GUARDRAIL_STOPPED;
+            yield out +
+              openAISSE(openAIStreamError(guarded.reason, 'invalid_request_error', 'guardrail_blocked'));
+            return;
+          }
+        }
       }
       if (out.length > 0) yield out;
       if (translator.done) break;

@@ -12,6 +12,7 @@ import {
 import type { Target } from '../providers/targets.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import type { UpstreamDeps } from '../providers/upstream.ts';
+import type { RequestGuard } from './guard.ts';
 
 /** What the data-plane routes need, injected by createApp (no module state). */
 export interface Caller {
@@ -41,6 +42,8 @@ export interface DataPlaneDeps {
   /** A credential's secret, decrypted in memory for one call, looked up only within the caller's workspace. */
   resolveSecret(credentialId: string, workspaceId: string): Promise<string>;
   upstream: UpstreamDeps;
+  /** Stages 5 and 7: the guardrails for this caller's request, under its workspace and key policy. */
+  guard(request: FastifyRequest, caller: Caller): Promise<RequestGuard>;
   /**
    * Told about every recorded call after its log line (usage accounting, metrics: src/audit,
    * src/metrics). Must return at once and never throw: it only queues.

@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamFilter } from '../guardrails/stream.ts';
+import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { anthropicRequestToOpenAI } from '../providers/translate/anthropic-to-openai.ts';
 import { openAICompletionToAnthropic } from '../providers/translate/responses.ts';
@@ -7,10 +9,11 @@ import { anthropicSSE, anthropicStreamError } from '../providers/translate/sse.t
 import { OpenAIToAnthropicStream } from '../providers/translate/stream-openai-to-anthropic.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { readJsonAnswer } from './answer.ts';
-import { CLIENT_CLOSED } from './chat.ts';
+import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
 import { type DataPlaneDeps, isAbort } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
+import { createAnthropicEventGuard } from './stream-guard.ts';
 
 /**
  * POST /v1/messages — Anthropic Messages, to any target. Anthropic targets get the body as sent;
@@ -47,21 +50,26 @@ export function messages(deps: DataPlaneDeps) {
           return openAIRequest(target, 'chat', upstreamBody, secret);
         },
       },
-      async ({ result, record }) => {
+      async ({ result, record, guard }) => {
         const anthropicTarget = nativeFormat(result.target.provider) === 'anthropic';
         if (stream) {
+          const check = guard.outputActive
+            ? createAnthropicEventGuard(() => guard.streamFilter() as StreamFilter)
+            : undefined;
           return sendEvents(
             reply,
-            anthropicTarget ? relayAnthropic(result, record) : relayOpenAIAsAnthropic(result, record),
+            anthropicTarget
+              ? relayAnthropic(result, record, check)
+              : relayOpenAIAsAnthropic(result, record, check),
           );
         }
         const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-        if (anthropicTarget) {
-          record(usageFromAnthropic((json as { usage?: unknown }).usage), 200);
-          return reply.type('application/json').send(text);
-        }
-        const message = openAICompletionToAnthropic(json);
+        const message = anthropicTarget
+          ? (json as Record<string, unknown>)
+          : (openAICompletionToAnthropic(json) as unknown as Record<string, unknown>);
         record(usageFromAnthropic(message.usage), 200);
+        if (anthropicTarget && !guard.outputActive) return reply.type('application/json').send(text);
+        guard.inspectAnswer('messages', message);
         return reply.send(message);
       },
     );
@@ -75,9 +83,24 @@ function streamFailure(err: unknown): string {
 }
 
 /** Anthropic upstream → Anthropic client: events checked and passed through, usage read on the way. */
+type EventGuard = ReturnType<typeof createAnthropicEventGuard>;
+
+/** Events after the output guardrail; `stopped` carries the error event to end with when it blocked. */
+function guarded(events: readonly unknown[], check: EventGuard): { out: string; stopped?: string } {
+  let out = '';
+  for (const e of events) {
+    const g = check(e as Record<string, unknown>);
+    for (const x of g.events) out += anthropicSSE(x as unknown as AnthropicStreamEvent);
+    if (g.blocked)
+      return { out, stopped: anthropicSSE(anthropicStreamError(g.reason, 'invalid_request_error')) };
+  }
+  return { out };
+}
+
 async function* relayAnthropic(
   result: UpstreamSuccess<Target>,
   record: (usage: TokenUsage | undefined, status: number) => void,
+  check?: EventGuard,
 ): AsyncGenerator<string> {
   let input = 0;
   let output = 0;
@@ -98,6 +121,16 @@ async function* relayAnthropic(
         } else if (event.event === 'message_stop' || event.event === 'error') {
           stopped = true;
         }
+        if (check && parsed !== null) {
+          const g = guarded([parsed], check);
+          out += g.out;
+          if (g.stopped) {
+            status = GUARDRAIL_STOPPED;
+            yield out + g.stopped;
+            return;
+          }
+          continue;
+        }
         out += event.event ? `event: ${event.event}\ndata: ${event.data}\n\n` : `data: ${event.data}\n\n`;
       }
       if (out.length > 0) yield out;
@@ -117,7 +150,14 @@ async function* relayAnthropic(
 async function* relayOpenAIAsAnthropic(
   result: UpstreamSuccess<Target>,
   record: (usage: TokenUsage | undefined, status: number) => void,
+  check?: EventGuard,
 ): AsyncGenerator<string> {
+  const emit = (events: readonly AnthropicStreamEvent[]): { out: string; stopped?: string } => {
+    if (check) return guarded(events, check);
+    let out = '';
+    for (const e of events) out += anthropicSSE(e);
+    return { out };
+  };
   const translator = new OpenAIToAnthropicStream();
   let status = CLIENT_CLOSED;
   try {
@@ -127,18 +167,33 @@ async function* relayOpenAIAsAnthropic(
       for (const event of batch) {
         if (event.data === '[DONE]') {
           sawDone = true;
-          for (const e of translator.end()) out += anthropicSSE(e);
+          const g = emit(translator.end());
+          out += g.out;
+          if (g.stopped) {
+            status = GUARDRAIL_STOPPED;
+            yield out + g.stopped;
+            return;
+          }
           continue;
         }
-        for (const e of translator.push(parseEventJson(event.data))) out += anthropicSSE(e);
+        const g = emit(translator.push(parseEventJson(event.data)));
+        out += g.out;
+        if (g.stopped) {
+          status = GUARDRAIL_STOPPED;
+          yield out + g.stopped;
+          return;
+        }
       }
       if (out.length > 0) yield out;
     }
     if (!sawDone) {
       // Cut off upstream without [DONE]: end() closes a finished answer or reports the truncation.
-      let out = '';
-      for (const e of translator.end()) out += anthropicSSE(e);
-      if (out.length > 0) yield out;
+      const out = '';
+      const g = emit(translator.end());
+      if (g.stopped) status = GUARDRAIL_STOPPED;
+      const tail = g.out + (g.stopped ?? '');
+      if (tail.length > 0) yield tail;
+      if (g.stopped) return;
     }
     status = sawDone ? 200 : 502;
   } catch (err) {

@@ -1,13 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../errors/catalogue.ts';
+import type { StreamFilter } from '../guardrails/stream.ts';
 import { nativeFormat, type OpenAIEndpoint, openAIRequest, type Target } from '../providers/targets.ts';
 import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { readJsonAnswer } from './answer.ts';
-import { CLIENT_CLOSED } from './chat.ts';
+import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
 import { type DataPlaneDeps, isAbort } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
+import { createResponsesEventGuard } from './stream-guard.ts';
 
 /**
  * Endpoints only OpenAI-format providers offer: POST /v1/embeddings and POST /v1/responses.
@@ -61,11 +63,23 @@ export function openAIOnly(
         },
         build: (target, secret) => openAIRequest(target, endpoint, body, secret),
       },
-      async ({ result, record }) => {
-        if (stream) return sendEvents(reply, relayResponses(result, record));
+      async ({ result, record, guard }) => {
+        if (stream) {
+          const check = guard.outputActive
+            ? createResponsesEventGuard(() => guard.streamFilter() as StreamFilter)
+            : undefined;
+          return sendEvents(reply, relayResponses(result, record, check));
+        }
         const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
         record(usageOf((json as { usage?: unknown }).usage), 200);
-        return reply.type('application/json').send(text);
+        // Embeddings carry no text back; a Responses answer is inspected like any other.
+        if (endpoint === 'embeddings' || !guard.outputActive)
+          return reply.type('application/json').send(text);
+        const answer = json as Record<string, unknown>;
+        guard.inspectAnswer('responses', answer);
+        // The convenience field repeats the text; the SDKs rebuild it from `output`.
+        delete answer.output_text;
+        return reply.send(answer);
       },
     );
   };
@@ -92,6 +106,7 @@ const TERMINAL = new Set(['response.completed', 'response.failed', 'response.inc
 async function* relayResponses(
   result: UpstreamSuccess<Target>,
   record: (usage: TokenUsage | undefined, status: number) => void,
+  check?: ReturnType<typeof createResponsesEventGuard>,
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
   let status = CLIENT_CLOSED;
@@ -106,6 +121,16 @@ async function* relayResponses(
           ended = true;
           if (parsed?.response?.usage) usage = usageOf(parsed.response.usage);
         }
+        if (check && parsed !== null) {
+          const g = check(parsed as Record<string, unknown>);
+          for (const e of g.events) out += `event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`;
+          if (g.blocked) {
+            status = GUARDRAIL_STOPPED;
+            yield out + responsesError('guardrail_blocked', g.reason);
+            return;
+          }
+          continue;
+        }
         out += event.event ? `event: ${event.event}\ndata: ${event.data}\n\n` : `data: ${event.data}\n\n`;
       }
       if (out.length > 0) yield out;
@@ -115,14 +140,13 @@ async function* relayResponses(
   } catch (err) {
     if (isAbort(err)) return;
     status = 502;
-    yield `event: error\ndata: ${JSON.stringify({
-      type: 'error',
-      code: 'upstream_error',
-      message: 'The provider stream failed before the answer was complete.',
-      param: null,
-      sequence_number: 0,
-    })}\n\n`;
+    yield responsesError('upstream_error', 'The provider stream failed before the answer was complete.');
   } finally {
     record(usage, status);
   }
+}
+
+/** The Responses API's stream error event, which the SDK raises as an APIError. */
+function responsesError(code: string, message: string): string {
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param: null, sequence_number: 0 })}\n\n`;
 }

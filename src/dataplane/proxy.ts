@@ -14,6 +14,7 @@ import {
   type Scope,
   statusOf,
 } from './context.ts';
+import type { RequestGuard } from './guard.ts';
 
 /**
  * The one path every proxied call takes (DESIGN.md pipeline): authenticate and authorize the
@@ -41,6 +42,8 @@ export interface Answer {
   result: UpstreamSuccess<Target>;
   caller: Caller;
   record: RecordOutcome;
+  /** The request's guardrails, for the answer (stage 7). */
+  guard: RequestGuard;
 }
 
 export async function proxy(
@@ -64,6 +67,9 @@ export async function proxy(
     targets,
   });
   try {
+    // Stage 5: the prompt is inspected (and redacted or pseudonymized in place) before it leaves.
+    const guard = await deps.guard(request, caller);
+    guard.inspectInput(plan.endpoint, request.body as Record<string, unknown>);
     const controller = abortOnDisconnect(request, reply);
 
     let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
@@ -110,7 +116,7 @@ export async function proxy(
       deps.observe?.(request, caller, { ...call, answeredBy: accepted.target, upstreamMs });
     };
     try {
-      return await answer({ result: accepted, caller, record });
+      return await answer({ result: accepted, caller, record, guard });
     } catch (err) {
       record(undefined, 502);
       throw providerError(err, accepted.target);

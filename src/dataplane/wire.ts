@@ -1,12 +1,16 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { auditAuthBlocked, createCallObserver } from '../audit/dataplane.ts';
+import type { EventWriter } from '../audit/writer.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Counters } from '../counters/types.ts';
 import { type CredentialRepository, createCredentialRepository } from '../credentials/repository.ts';
 import type { Egress } from '../egress/egress.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { createGuardrails } from '../guardrails/inspect.ts';
+import { createGuardrailPolicies, type GuardrailPolicies } from '../guardrails/policy-store.ts';
 import { loadPepper } from '../keys/hash.ts';
 import type { KeyPrincipal } from '../keys/types.ts';
 import { createKeyVerifier } from '../keys/verify.ts';
@@ -14,6 +18,7 @@ import { createPriceRepository } from '../limits/price-repository.ts';
 import { createPriceBook } from '../limits/prices.ts';
 import { createLimitsStage, type LimitsStage } from '../limits/stage.ts';
 import { createTokenEstimator } from '../limits/tokens.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { type Authenticator, createAuthenticator } from '../pipeline/authenticate.ts';
 import { allowedModels, authorize, modelAllowed } from '../pipeline/authorize.ts';
 import { type ClientIpResolver, createClientIpResolver } from '../pipeline/client-ip.ts';
@@ -26,6 +31,7 @@ import { createVault } from '../secrets/vault.ts';
 import type { Store } from '../store/types.ts';
 import { createWorkspaceRepository } from '../workspaces/repository.ts';
 import type { Caller, DataPlaneDeps } from './context.ts';
+import { createRequestGuard } from './guard.ts';
 
 /**
  * Builds the data plane's dependencies from the process's stores: key verification (stages 2-3),
@@ -47,6 +53,8 @@ export interface DataPlane {
   credentials: CredentialRepository;
   /** The server-side secret API keys are hashed with (for the key repository). */
   pepper: KeyObject;
+  /** Guardrail policies per workspace and key (stages 5 and 7). */
+  policies: GuardrailPolicies;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -59,6 +67,9 @@ export interface DataPlaneOptions {
   counters: Counters;
   keys: MasterKeyRing;
   egress: Egress;
+  /** Where lockouts and usage records go (src/audit/writer.ts); without it they are only logged. */
+  events?: EventWriter;
+  metrics?: Metrics;
 }
 
 interface AdmittedCaller extends Caller {
@@ -82,6 +93,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     logger,
     clock,
     bruteForce: config.auth.bruteForce,
+    ...(opts.events ? { onBlocked: auditAuthBlocked(opts.events) } : {}),
   });
   const clientIp = createClientIpResolver(config.trustedProxies);
   const router = createRouter({ store, clock });
@@ -104,12 +116,13 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   const callers = new WeakMap<FastifyRequest, AdmittedCaller>();
   const priceRepository = createPriceRepository({ store, clock });
   const workspaceRepository = createWorkspaceRepository({ store, clock });
+  const prices = createPriceBook({ clock, loadWorkspacePrices: (id) => priceRepository.list(id) });
   const limits = createLimitsStage({
     config,
     logger,
     clock,
     counters,
-    prices: createPriceBook({ clock, loadWorkspacePrices: (id) => priceRepository.list(id) }),
+    prices,
     tokens: await createTokenEstimator({ exactUpToChars: config.limits.exactTokenCountChars }),
     loadWorkspaceLimits: (id) => workspaceRepository.getLimits(id),
   });
@@ -119,10 +132,21 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     return typeof value === 'string' ? value : undefined;
   };
 
+  // Compiles every detector up front (~0.3 s), so the first request does not pay for it.
+  const guardrails = createGuardrails();
+  const policies = createGuardrailPolicies({ workspaces: workspaceRepository, clock });
+
   const deps: DataPlaneDeps = {
     config,
     logger,
     clock,
+    async guard(request, caller) {
+      return createRequestGuard(
+        guardrails,
+        await policies.effective(caller.workspaceId, caller.keyId),
+        request,
+      );
+    },
     async admit(request: FastifyRequest, reply: FastifyReply, scope) {
       const ip = clientIp({ socketAddress: request.raw.socket.remoteAddress, headers: request.headers });
       const principal = await authenticator.authenticate({
@@ -138,6 +162,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         principal,
       };
       callers.set(request, caller);
+      request.caller = { keyId: caller.keyId, workspaceId: caller.workspaceId };
       return caller;
     },
     authorizeModel(request, _caller, model) {
@@ -177,6 +202,14 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     // Always within the caller's workspace: another tenant's credential id never decrypts here.
     resolveSecret: (credentialId, workspaceId) => credentials.resolveSecret(credentialId, workspaceId),
     upstream: { dispatcher: egress.dispatcher, breakers, config, clock, logger },
+    observe: createCallObserver({
+      clock,
+      events: opts.events,
+      metrics: opts.metrics,
+      prices,
+      router,
+      logger,
+    }),
   };
   return {
     deps,
@@ -187,6 +220,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     clientIp,
     credentials,
     pepper,
+    policies,
     start: () => verifier.start(),
     stop: () => verifier.stop(),
   };

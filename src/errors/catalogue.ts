@@ -148,6 +148,12 @@ export const ERROR_CATALOGUE = {
     message:
       'Portcullis cannot reach its limit counters, so it refuses the request rather than skip the limit check. Retry shortly (request id {requestId}).',
   },
+  // Guardrails (pipeline stages 5 and 7)
+  guardrail_blocked: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: "The {where} was blocked by the workspace's {detector} guardrail ({category}).",
+  },
   // Routing and upstream (pipeline stage 6)
   model_not_found: {
     status: 404,

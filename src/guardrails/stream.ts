@@ -35,6 +35,24 @@ export interface StreamFilterOptions {
   holdBack?: number;
   /** Re-check only once this many characters are pending beyond the window (default 32): fewer scans. */
   minFlush?: number;
+  /**
+   * 'window' (default) always holds back `holdBack` characters: needed when a value to catch may
+   * contain spaces (names, phone numbers, addresses). 'token' holds back only the unfinished last
+   * word (up to `holdBack`) and any unclosed PEM block: enough for secrets, which are single
+   * tokens, and it adds almost nothing to the time to first token.
+   */
+  mode?: 'window' | 'token';
+}
+
+/** Start of the text that must stay held back in token mode (see StreamFilterOptions.mode). */
+function tokenCut(pending: string, holdBack: number): number {
+  let cut = pending.length;
+  while (cut > 0 && !/\s/.test(pending[cut - 1] as string)) cut--;
+  if (pending.length - cut > holdBack) cut = pending.length - holdBack;
+  // A PEM block spans lines: keep it whole from its header until its END line has arrived.
+  const begin = pending.lastIndexOf('-----BEGIN');
+  if (begin !== -1 && pending.indexOf('-----END', begin) === -1) cut = Math.min(cut, begin);
+  return cut;
 }
 
 const CONTEXT_CHARS = 128;
@@ -43,6 +61,7 @@ const PLACEHOLDER_PREFIX = /<[A-Z][A-Z0-9_]*$|<[A-Z][A-Z0-9_]*_\d*$|<$/;
 export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
   const holdBack = Math.max(options.holdBack ?? 256, (options.vault?.maxPlaceholderLength ?? 0) + 1);
   const minFlush = options.minFlush ?? 32;
+  const tokenMode = options.mode === 'token';
   const counter = createRedactionCounter(); // one numbering for the whole answer
   let pending = '';
   // The end of what was already sent, scanned again as left context: a rule like
@@ -53,7 +72,9 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
   const emit = (final: boolean): StreamChunk => {
     const counts: StreamChunk['counts'] = {};
     if (stopped) return { text: '', blocked: true, counts };
-    if (!final && pending.length < holdBack + minFlush) return { text: '', blocked: false, counts };
+    if (!final && !tokenMode && pending.length < holdBack + minFlush)
+      return { text: '', blocked: false, counts };
+    if (!final && tokenMode && tokenCut(pending, holdBack) <= 0) return { text: '', blocked: false, counts };
     const offset = sentTail.length;
     const result = options.guardrails.inspect([sentTail + pending], options.policy, 'output', {
       vault: options.vault,
@@ -67,7 +88,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
     const spans = (result.spans?.[0] ?? [])
       .filter((s) => s.end > offset)
       .map((s) => ({ ...s, start: Math.max(0, s.start - offset), end: s.end - offset }));
-    let cut = final ? pending.length : pending.length - holdBack;
+    let cut = final ? pending.length : tokenMode ? tokenCut(pending, holdBack) : pending.length - holdBack;
     // Never cut through a finding: hold it back whole until it is entirely before the cut.
     for (const s of spans) if (s.start < cut && s.end > cut) cut = Math.min(cut, s.start);
     if (!final) {

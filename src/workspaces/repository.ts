@@ -33,6 +33,10 @@ export interface WorkspaceRepository {
   /** Like find, but throws a clear WorkspaceError when missing. */
   resolve(idOrName: string): Promise<Workspace>;
   softDelete(id: string): Promise<void>;
+  /** One named section of the workspace's settings (validated by its owner), or undefined. */
+  getSetting(id: string, name: string): Promise<unknown>;
+  /** Replaces one named section of the settings, keeping every other one. */
+  setSetting(id: string, name: string, value: unknown): Promise<void>;
   /** The workspace's limits and budget (settings.limits): the same fields a key has; {} = none. */
   getLimits(id: string): Promise<KeyLimits>;
   /** Replaces settings.limits (validated like a key's), keeping every other setting. */
@@ -129,6 +133,17 @@ export function createWorkspaceRepository(
         .set({ deleted_at: now, updated_at: now, name: `${id} (deleted)` })
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
+        .execute();
+    },
+    async getSetting(id, name) {
+      return (await readSettings(id))[name];
+    },
+    async setSetting(id, name, value) {
+      const settings = { ...(await readSettings(id)), [name]: value };
+      await db
+        .updateTable('workspaces')
+        .set({ settings: JSON.stringify(settings), updated_at: clock.now() })
+        .where('id', '=', id)
         .execute();
     },
     async getLimits(id) {
