@@ -1,15 +1,18 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.ts';
 import { ALIAS_COMMANDS } from './aliases.ts';
+import { AUDIT_COMMANDS } from './audit.ts';
 import { configCheckCommand } from './config-check.ts';
 import { type CliIo, type Command, makeContext } from './context.ts';
 import { CREDENTIAL_COMMANDS } from './credentials.ts';
+import { guardrailsSetCommand, guardrailsShowCommand } from './guardrails.ts';
 import { KEY_COMMANDS } from './keys.ts';
 import { LIMIT_COMMANDS } from './limits.ts';
 import { migrateCommand } from './migrate.ts';
 import { rotateMasterCommand } from './secrets.ts';
 import { serveCommand } from './serve.ts';
 import { UsageError } from './usage.ts';
+import { usageReportCommand } from './usage-report.ts';
 import { versionCommand } from './version.ts';
 import { WORKSPACE_COMMANDS } from './workspaces.ts';
 
@@ -23,6 +26,10 @@ export const COMMANDS: Command[] = [
   ...KEY_COMMANDS,
   ...LIMIT_COMMANDS,
   ...ALIAS_COMMANDS,
+  guardrailsSetCommand,
+  guardrailsShowCommand,
+  ...AUDIT_COMMANDS,
+  usageReportCommand,
   versionCommand,
 ];
 

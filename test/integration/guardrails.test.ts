@@ -37,13 +37,11 @@ describe('guardrails through the gateway', () => {
     await dp
       .openai()
       .chat.completions.create({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: prompt }] });
-    await dp
-      .anthropic()
-      .messages.create({
-        model: 'claude-haiku-4-5',
-        max_tokens: 20,
-        messages: [{ role: 'user', content: prompt }],
-      });
+    await dp.anthropic().messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 20,
+      messages: [{ role: 'user', content: prompt }],
+    });
     await dp.openai().responses.create({ model: 'gpt-4o-mini', input: prompt });
     await dp.openai().embeddings.create({ model: 'text-embedding-3-small', input: [prompt] });
     assert.equal(dp.mock.requests.length, 5);
@@ -193,6 +191,51 @@ describe('guardrails through the gateway', () => {
       }
     } finally {
       await policies.update(dp.workspaceId, { pii: { action: 'log', where: 'both' } });
+    }
+  });
+});
+
+describe('portcullis guardrails set|show', () => {
+  it('changes and shows a workspace policy, refusing bad values with the usage', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const { tempDir } = await import('../helpers/gateway.ts');
+    const tmp = tempDir();
+    const cli = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--disable-warning=ExperimentalWarning', path.resolve('src/cli/run.ts'), ...args],
+        {
+          env: { PATH: process.env.PATH, PORTCULLIS_DATA_DIR: tmp.dir },
+          encoding: 'utf8',
+        },
+      );
+    try {
+      assert.equal(cli('workspaces', 'create', '--name', 'acme').status, 0);
+      const set = cli(
+        'guardrails',
+        'set',
+        '--workspace',
+        'acme',
+        '--detector',
+        'pii',
+        '--action',
+        'redact',
+        '--json',
+      );
+      assert.equal(set.status, 0, set.stderr);
+      assert.equal(
+        (JSON.parse(set.stdout) as { policy: { pii: { action: string } } }).policy.pii.action,
+        'redact',
+      );
+      const show = cli('guardrails', 'show', '--workspace', 'acme');
+      assert.match(show.stdout, /pii\s+on\s+redact/);
+      assert.match(show.stdout, /secrets\s+on\s+redact/);
+      const bad = cli('guardrails', 'set', '--workspace', 'acme', '--detector', 'pii', '--action', 'shred');
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /action/);
+    } finally {
+      tmp.remove();
     }
   });
 });
