@@ -15,6 +15,7 @@ import { PortcullisError } from './errors/catalogue.ts';
 import { envelope } from './errors/envelope.ts';
 import { createHealth, type Health } from './health.ts';
 import type { GatewayFastify } from './http/types.ts';
+import { type Metrics, registerMetricsRoute, routeLabel } from './metrics/metrics.ts';
 import { isStoreUnavailableError } from './store/open.ts';
 import type { Store } from './store/types.ts';
 
@@ -34,6 +35,10 @@ export interface AppDeps {
   dataPlane?: DataPlane;
   /** The admin API (/admin/api/v1, src/admin); absent in tests of the bare server. */
   admin?: AdminDeps;
+  /** Prometheus metrics (src/metrics); `/metrics` exists only when `config.metrics.token` is set. */
+  metrics?: Metrics;
+  /** Told about every 4xx refusal (the audit sink: src/audit); must return at once and never throw. */
+  onRefusal?: (request: FastifyRequest, error: PortcullisError) => void;
 }
 
 export type { GatewayFastify };
@@ -217,7 +222,9 @@ export function createApp(deps: AppDeps): App {
   // One summary line per request: method, path without the query string (which could carry a
   // misplaced key), status and time. Never headers or bodies.
   fastify.decorateRequest('callRecorded', false);
+  fastify.decorateRequest('caller', null);
   fastify.addHook('onResponse', async (request, reply) => {
+    deps.metrics?.request(routeLabel(request), request.method, reply.statusCode, reply.elapsedTime / 1000);
     // A proxied call already wrote its one line (src/dataplane/proxy.ts); one per request is enough.
     if (request.callRecorded) return;
     const path = request.url.split('?', 1)[0];
@@ -239,6 +246,8 @@ export function createApp(deps: AppDeps): App {
       request.log.error({ err: cause ?? mapped, code: mapped.code }, 'request failed');
     } else {
       request.log.info({ code: mapped.code }, 'request refused');
+      deps.metrics?.refusal(mapped.code, mapped.status);
+      deps.onRefusal?.(request, mapped);
     }
     for (const [name, value] of Object.entries(mapped.headers)) reply.header(name, value);
     return reply.code(mapped.status).send(envelope(mapped, request.id));
@@ -273,6 +282,7 @@ export function createApp(deps: AppDeps): App {
   }
 
   if (deps.admin) registerAdminApi(fastify, deps.admin);
+  if (deps.metrics) registerMetricsRoute(fastify, deps.metrics, config.metrics.token);
 
   fastify.addHook('onReady', async () => health.start());
   fastify.addHook('onClose', async () => health.stop());

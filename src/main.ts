@@ -2,12 +2,14 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createAdminApi } from './admin/routes.ts';
 import { type App, createApp } from './app.ts';
+import { type Auditing, startAuditing } from './audit/service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { openCounters } from './counters/open.ts';
 import type { Counters } from './counters/types.ts';
 import { createDataPlane, type DataPlane } from './dataplane/wire.ts';
 import { createEgress, type Egress } from './egress/egress.ts';
+import { createMetrics } from './metrics/metrics.ts';
 import { type MasterKeyRing, resolveMasterKeys } from './secrets/master-key.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
@@ -25,6 +27,8 @@ export interface Gateway {
   dataPlane: DataPlane;
   /** The egress guard every outbound call uses (also for validating URLs at creation). */
   egress: Egress;
+  /** The audit log and the data-plane event writer (tests flush it: `auditing.events.flush()`). */
+  auditing: Auditing;
   /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   /** Graceful stop: refuse new connections, let in-flight requests finish up to the deadline, close stores. */
@@ -41,6 +45,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
   const store = await openStore({ config, logger });
   let counters: Counters | undefined;
   let egress: Egress | undefined;
+  let auditing: Auditing | undefined;
   try {
     const report = await store.migrate();
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
@@ -51,10 +56,39 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       logger,
       pool: { connectTimeoutMs: config.upstream.connectTimeoutMs },
     });
-    const dataPlane = await createDataPlane({ config, logger, clock, store, counters, keys, egress });
+    const metrics = createMetrics();
+    auditing = await startAuditing({ config, store, keys, clock, logger, metrics });
+    const { events } = auditing;
+    const dataPlane = await createDataPlane({
+      config,
+      logger,
+      clock,
+      store,
+      counters,
+      keys,
+      egress,
+      events,
+      metrics,
+    });
     await dataPlane.start();
-    const admin = createAdminApi({ dataPlane, store, counters, clock, logger });
-    const app = createApp({ config, store, counters, logger, clock, dataPlane, admin });
+    const admin = createAdminApi({ dataPlane, store, counters, clock, logger, audit: auditing.log });
+    const onRefusal = auditing.onRefusal;
+    const app = createApp({
+      config,
+      store,
+      counters,
+      logger,
+      clock,
+      dataPlane,
+      admin,
+      metrics,
+      onRefusal: (request, error) =>
+        onRefusal(
+          request,
+          error,
+          dataPlane.clientIp({ socketAddress: request.raw.socket.remoteAddress, headers: request.headers }),
+        ),
+    });
     await app.fastify.listen({ host: config.host, port: config.port });
     const address = app.fastify.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -63,6 +97,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
 
     const openCountersRef = counters;
     const openEgress = egress;
+    const openAuditing = auditing;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -83,6 +118,10 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
           await dataPlane
             .stop()
             .catch((err: unknown) => logger.error({ err }, 'stopping the data plane failed'));
+          // After the drain: every call has recorded its usage; commit what is queued, sign the head.
+          await openAuditing
+            .close()
+            .catch((err: unknown) => logger.error({ err }, 'closing the audit log failed'));
           await openEgress.close().catch((err: unknown) => logger.error({ err }, 'closing egress failed'));
           await openCountersRef
             .close()
@@ -92,8 +131,9 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       })();
       return closing;
     };
-    return { app, store, counters, keys, egress: openEgress, dataPlane, url, close };
+    return { app, store, counters, keys, egress: openEgress, dataPlane, auditing: openAuditing, url, close };
   } catch (err) {
+    await auditing?.close().catch(() => undefined);
     await egress?.close().catch(() => undefined);
     await counters?.close().catch(() => undefined);
     await store.close().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { aliasEvent } from '../audit/describe.ts';
 import { enforce } from './auth.ts';
 import { notFound } from './errors.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
@@ -31,12 +32,16 @@ export function aliasRoutes(deps: AdminDeps): AdminRoute[] {
       body: PutAliasBody,
       status: 200,
       response: Alias,
-      async handler({ actor, params, body }) {
+      async handler({ actor, params, body, context }) {
         // Writes go to the caller's workspace only; the repository checks every target there.
         enforce(actor, 'aliases:write', { workspaceId: actor.workspaceId }, () =>
           notFound('model alias', params.name),
         );
-        return aliases.set(actor.workspaceId, params.name, body.targets);
+        return deps.audit.record(
+          context,
+          (tx) => aliases.inTx(tx).set(actor.workspaceId, params.name, body.targets),
+          (alias) => aliasEvent('alias.set', alias),
+        );
       },
     }),
     route({
@@ -48,13 +53,17 @@ export function aliasRoutes(deps: AdminDeps): AdminRoute[] {
       params: AliasParams,
       status: 200,
       response: Alias,
-      async handler({ actor, params }) {
+      async handler({ actor, params, context }) {
         const alias = await aliases.find(actor.workspaceId, params.name);
         if (!alias) throw notFound('model alias', params.name);
         enforce(actor, 'aliases:write', { workspaceId: alias.workspaceId }, () =>
           notFound('model alias', params.name),
         );
-        return aliases.remove(actor.workspaceId, params.name);
+        return deps.audit.record(
+          context,
+          (tx) => aliases.inTx(tx).remove(actor.workspaceId, params.name),
+          (alias) => aliasEvent('alias.removed', alias),
+        );
       },
     }),
   ];

@@ -36,7 +36,7 @@ export interface KeyActor {
 /** Issue 5 adds `| UserActor`. */
 export type Actor = KeyActor;
 
-export type AdminResource = 'workspace' | 'credentials' | 'aliases' | 'keys';
+export type AdminResource = 'workspace' | 'credentials' | 'aliases' | 'keys' | 'audit' | 'usage';
 export type AdminAction = `${AdminResource}:${'read' | 'write'}`;
 
 /** What an action touches. */

@@ -1,3 +1,4 @@
+import { changedFields, credentialEvent } from '../audit/describe.ts';
 import type { Credential } from '../credentials/repository.ts';
 import { enforce } from './auth.ts';
 import { notFound } from './errors.ts';
@@ -51,8 +52,12 @@ export function credentialRoutes(deps: AdminDeps): AdminRoute[] {
       body: CreateCredentialBody,
       status: 201,
       response: CredentialSchema,
-      async handler({ actor, body }) {
-        return credentials.add({ ...body, workspaceId: actor.workspaceId });
+      async handler({ actor, body, context }) {
+        return deps.audit.record(
+          context,
+          (tx) => credentials.inTx(tx).add({ ...body, workspaceId: actor.workspaceId }),
+          (added) => credentialEvent('credential.added', added),
+        );
       },
     }),
     route({
@@ -80,14 +85,18 @@ export function credentialRoutes(deps: AdminDeps): AdminRoute[] {
       body: UpdateCredentialBody,
       status: 200,
       response: CredentialSchema,
-      async handler({ actor, params, body }) {
+      async handler({ actor, params, body, context }) {
         guard(
           actor,
           'credentials:write',
           await credentials.show(actor.workspaceId, params.idOrName),
           params.idOrName,
         );
-        return credentials.update(actor.workspaceId, params.idOrName, body);
+        return deps.audit.record(
+          context,
+          (tx) => credentials.inTx(tx).update(actor.workspaceId, params.idOrName, body),
+          (updated) => credentialEvent('credential.updated', updated, changedFields(body)),
+        );
       },
     }),
     route({
@@ -100,14 +109,18 @@ export function credentialRoutes(deps: AdminDeps): AdminRoute[] {
       params: CredentialParams,
       status: 200,
       response: CredentialSchema,
-      async handler({ actor, params }) {
+      async handler({ actor, params, context }) {
         guard(
           actor,
           'credentials:write',
           await credentials.show(actor.workspaceId, params.idOrName),
           params.idOrName,
         );
-        return credentials.remove(actor.workspaceId, params.idOrName);
+        return deps.audit.record(
+          context,
+          (tx) => credentials.inTx(tx).remove(actor.workspaceId, params.idOrName),
+          (removed) => credentialEvent('credential.removed', removed),
+        );
       },
     }),
   ];

@@ -1,3 +1,4 @@
+import { changedFields, keyEvent } from '../audit/describe.ts';
 import { DATA_PLANE_SCOPES, type Scope } from '../keys/types.ts';
 import { type Actor, enforce } from './auth.ts';
 import { notFound } from './errors.ts';
@@ -19,7 +20,7 @@ import {
  * pass the key's scopes to `can`: no actor can mint or take over a key stronger than itself.
  */
 export function keyRoutes(deps: AdminDeps): AdminRoute[] {
-  const { keys } = deps;
+  const { keys, audit } = deps;
 
   /** The key, if the actor may perform `action` on it; else the 404 a missing key gets (or a 403). */
   async function load(actor: Actor, id: string, action: 'keys:read' | 'keys:write') {
@@ -60,15 +61,15 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       body: CreateKeyBody,
       status: 201,
       response: ApiKeyWithSecret,
-      async handler({ actor, body }) {
+      async handler({ actor, body, context }) {
         const scopes = body.scopes ?? [...DATA_PLANE_SCOPES];
         mayGrant(actor, actor.workspaceId, scopes);
-        const { key, record } = await keys.create({
-          ...body,
-          scopes,
-          workspaceId: actor.workspaceId,
-          createdBy: actor.id,
-        });
+        const { key, record } = await audit.record(
+          context,
+          (tx) =>
+            keys.inTx(tx).create({ ...body, scopes, workspaceId: actor.workspaceId, createdBy: actor.id }),
+          (created) => keyEvent('key.created', created.record),
+        );
         return { ...record, key };
       },
     }),
@@ -96,11 +97,16 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       body: UpdateKeyBody,
       status: 200,
       response: ApiKey,
-      async handler({ actor, params, body }) {
+      async handler({ actor, params, body, context }) {
         const current = await load(actor, params.id, 'keys:write');
         // Both what the key holds now (no loosening a stronger key) and what it is given.
         mayGrant(actor, current.workspaceId, [...current.scopes, ...(body.scopes ?? [])]);
-        return keys.update(params.id, body, { workspaceId: actor.workspaceId });
+        return audit.record(
+          context,
+          (tx) => keys.inTx(tx).update(params.id, body, { workspaceId: actor.workspaceId }),
+          (updated) =>
+            keyEvent('key.updated', updated, { changed: changedFields(body), scopes: updated.scopes }),
+        );
       },
     }),
     route({
@@ -112,9 +118,13 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       params: KeyIdParams,
       status: 200,
       response: ApiKey,
-      async handler({ actor, params }) {
+      async handler({ actor, params, context }) {
         await load(actor, params.id, 'keys:write');
-        return keys.revoke(params.id, { workspaceId: actor.workspaceId });
+        return audit.record(
+          context,
+          (tx) => keys.inTx(tx).revoke(params.id, { workspaceId: actor.workspaceId }),
+          (revoked) => keyEvent('key.revoked', revoked),
+        );
       },
     }),
     route({
@@ -130,12 +140,19 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       bodyOptional: true,
       status: 200,
       response: ApiKeyWithSecret,
-      async handler({ actor, params, body }) {
+      async handler({ actor, params, body, context }) {
         const current = await load(actor, params.id, 'keys:write');
         // Rotating hands out a working secret for the key's scopes: the caller must hold them.
         mayGrant(actor, current.workspaceId, current.scopes);
         const graceMs = body.graceSeconds === undefined ? undefined : body.graceSeconds * 1000;
-        const { key, record } = await keys.rotate(params.id, { workspaceId: actor.workspaceId, graceMs });
+        const { key, record } = await audit.record(
+          context,
+          (tx) => keys.inTx(tx).rotate(params.id, { workspaceId: actor.workspaceId, graceMs }),
+          (rotated) =>
+            keyEvent('key.rotated', rotated.record, {
+              graceSeconds: graceMs === undefined ? 86_400 : graceMs / 1000,
+            }),
+        );
         return { ...record, key };
       },
     }),
@@ -148,9 +165,13 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       params: KeyIdParams,
       status: 200,
       response: ApiKey,
-      async handler({ actor, params }) {
+      async handler({ actor, params, context }) {
         await load(actor, params.id, 'keys:write');
-        return keys.delete(params.id, { workspaceId: actor.workspaceId });
+        return audit.record(
+          context,
+          (tx) => keys.inTx(tx).delete(params.id, { workspaceId: actor.workspaceId }),
+          (deleted) => keyEvent('key.deleted', deleted),
+        );
       },
     }),
   ];

@@ -30,7 +30,7 @@ function plain(schema: TSchema): Record<string, unknown> {
 
 function errorCodesFor(route: AdminRoute): string[] {
   const codes = ['401', '403', '429', '503'];
-  if (route.body || route.params) codes.push('400');
+  if (route.body || route.params || route.query) codes.push('400');
   if (route.params) codes.push('404');
   if (route.method !== 'GET') codes.push('409');
   return codes.sort();
@@ -43,13 +43,26 @@ export function buildOpenApi(routes: readonly AdminRoute[]): Record<string, unkn
     const props = (route.params ? plain(route.params).properties : undefined) as
       | Record<string, Record<string, unknown>>
       | undefined;
-    const parameters = Object.entries(props ?? {}).map(([name, schema]) => ({
+    const parameters: Record<string, unknown>[] = Object.entries(props ?? {}).map(([name, schema]) => ({
       name,
       in: 'path',
       required: true,
       description: schema.description,
       schema,
     }));
+    const query = route.query ? plain(route.query) : undefined;
+    const required = new Set((query?.required as string[] | undefined) ?? []);
+    for (const [name, schema] of Object.entries(
+      (query?.properties ?? {}) as Record<string, Record<string, unknown>>,
+    )) {
+      parameters.push({
+        name,
+        in: 'query',
+        required: required.has(name),
+        description: schema.description,
+        schema,
+      });
+    }
     const responses: Record<string, unknown> = {
       [String(route.status)]: {
         description: route.summary,

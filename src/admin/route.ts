@@ -1,7 +1,11 @@
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { AuditContext } from '../audit/events.ts';
+import type { AuditLog } from '../audit/log.ts';
 import type { AliasRepository } from '../credentials/aliases.ts';
 import type { CredentialRepository } from '../credentials/repository.ts';
 import type { KeyRepository } from '../keys/repository.ts';
+import type { Store } from '../store/types.ts';
 import type { WorkspaceRepository } from '../workspaces/repository.ts';
 import type { Actor, AdminAction, AuthenticateActor } from './auth.ts';
 
@@ -22,13 +26,23 @@ export interface RouteSpec<P extends TSchema | undefined, B extends TSchema | un
   summary: string;
   description?: string;
   params?: P;
+  /** Query string parameters (GET lists: filters and pagination). */
+  query?: TSchema;
   body?: B;
   /** The body may be left out entirely (then it is `{}`). */
   bodyOptional?: boolean;
   /** Success status and the schema the response is serialised through. */
   status: 200 | 201;
   response: TSchema;
-  handler(ctx: { actor: Actor; params: StaticOr<P>; body: StaticOr<B> }): Promise<unknown>;
+  handler(ctx: {
+    actor: Actor;
+    params: StaticOr<P>;
+    body: StaticOr<B>;
+    /** Validated query string (when the route declares `query`). */
+    query: Record<string, unknown>;
+    /** Who is acting, from where: for the audit entries of this request's changes. */
+    context: AuditContext;
+  }): Promise<unknown>;
 }
 
 export type AdminRoute = RouteSpec<TSchema | undefined, TSchema | undefined>;
@@ -46,4 +60,10 @@ export interface AdminDeps {
   credentials: CredentialRepository;
   aliases: AliasRepository;
   keys: KeyRepository;
+  /** The audit log: every change commits together with its entry (`audit.record`). */
+  audit: AuditLog;
+  /** Audit context of a request (actor, client IP through trusted proxies, user agent, request id). */
+  auditContext(request: FastifyRequest): AuditContext;
+  /** Reads for the audit and usage routes. */
+  store: Pick<Store, 'db'>;
 }

@@ -1,4 +1,6 @@
 import type { FastifyRequest } from 'fastify';
+import type { AuditLog } from '../audit/log.ts';
+import { requestContext } from '../audit/request.ts';
 import type { Clock } from '../clock.ts';
 import type { Counters } from '../counters/types.ts';
 import { createAliasRepository } from '../credentials/aliases.ts';
@@ -8,6 +10,7 @@ import { createKeyRepository } from '../keys/repository.ts';
 import type { Store } from '../store/types.ts';
 import { createWorkspaceRepository } from '../workspaces/repository.ts';
 import { aliasRoutes } from './aliases.ts';
+import { auditRoutes } from './audit.ts';
 import { type Actor, createAdminAuthenticator, enforce } from './auth.ts';
 import { credentialRoutes } from './credentials.ts';
 import { type AdminResourceName, notFound, toAdminError } from './errors.ts';
@@ -28,6 +31,7 @@ export const OPENAPI_PATH = '/admin/api/openapi.json';
 
 export interface AdminApiOptions {
   dataPlane: Pick<DataPlane, 'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router'>;
+  audit: AuditLog;
   store: Store;
   counters: Pick<Counters, 'publish'>;
   clock: Clock;
@@ -38,6 +42,13 @@ export interface AdminApiOptions {
 export function createAdminApi(opts: AdminApiOptions): AdminDeps {
   const { dataPlane, store, counters, clock, logger } = opts;
   return {
+    audit: opts.audit,
+    store,
+    auditContext: (request) =>
+      requestContext(
+        request,
+        dataPlane.clientIp({ socketAddress: request.raw.socket.remoteAddress, headers: request.headers }),
+      ),
     authenticate: createAdminAuthenticator({
       authenticator: dataPlane.authenticator,
       clientIp: dataPlane.clientIp,
@@ -54,7 +65,13 @@ export function createAdminApi(opts: AdminApiOptions): AdminDeps {
 }
 
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
-  return [...workspaceRoutes(deps), ...credentialRoutes(deps), ...aliasRoutes(deps), ...keyRoutes(deps)];
+  return [
+    ...workspaceRoutes(deps),
+    ...credentialRoutes(deps),
+    ...aliasRoutes(deps),
+    ...keyRoutes(deps),
+    ...auditRoutes(deps),
+  ];
 }
 
 const RESOURCE_NAMES: Record<string, AdminResourceName> = {
@@ -62,6 +79,8 @@ const RESOURCE_NAMES: Record<string, AdminResourceName> = {
   credentials: 'provider credential',
   aliases: 'model alias',
   keys: 'API key',
+  audit: 'workspace',
+  usage: 'workspace',
 };
 
 export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void {
@@ -81,11 +100,13 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
       url: ADMIN_PREFIX + spec.path,
       schema: {
         ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.query ? { querystring: spec.query } : {}),
         ...(spec.body ? { body: spec.body } : {}),
         response: { [spec.status]: spec.response },
       },
       onRequest: async (request) => {
         const actor = await deps.authenticate(request);
+        request.caller = { keyId: actor.id, workspaceId: actor.workspaceId };
         // Function level: may this actor perform this kind of action at all, in its workspace?
         enforce(actor, spec.action, { workspaceId: actor.workspaceId }, () =>
           notFound('workspace', actor.workspaceId),
@@ -104,6 +125,8 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
             actor,
             params: params as never,
             body: request.body as never,
+            query: (request.query ?? {}) as Record<string, unknown>,
+            context: deps.auditContext(request),
           });
           return reply.code(spec.status).send(result);
         } catch (err) {

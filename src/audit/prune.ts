@@ -1,4 +1,3 @@
-import type { Store } from '../store/types.ts';
 import type { AuditContext } from './events.ts';
 import type { AuditLog } from './log.ts';
 
@@ -15,11 +14,11 @@ export interface PruneResult {
 }
 
 export async function pruneAuditLog(
-  deps: { store: Store; audit: AuditLog },
+  deps: { audit: AuditLog },
   before: number,
   context: AuditContext,
 ): Promise<PruneResult> {
-  const { store, audit } = deps;
+  const { audit } = deps;
   return audit.record(
     context,
     async (tx): Promise<PruneResult> => {

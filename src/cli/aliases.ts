@@ -1,3 +1,4 @@
+import { aliasEvent } from '../audit/describe.ts';
 import type { AliasTarget, ModelAlias } from '../credentials/aliases.ts';
 import type { Command } from './context.ts';
 import { withCredentials } from './credentials.ts';
@@ -34,9 +35,13 @@ export const aliasesSetCommand: Command = {
     const name = requireFlag(values, 'name');
     const targets = (listFlag(values, 'target') ?? []).map(parseTarget);
     if (targets.length === 0) throw new UsageError('give at least one --target CREDENTIAL:MODEL');
-    return withCredentials(ctx, async ({ workspaces, aliases }) => {
+    return withCredentials(ctx, async ({ workspaces, aliases, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
-      const alias = await aliases.set(ws.id, name, targets);
+      const alias = await audit.record(
+        auditContext,
+        (tx) => aliases.inTx(tx).set(ws.id, name, targets),
+        (saved) => aliasEvent('alias.set', saved),
+      );
       return {
         data: alias,
         text: `alias "${alias.name}" in workspace "${ws.name}": ${describeTargets(alias)}`,
@@ -75,9 +80,13 @@ export const aliasesRemoveCommand: Command = {
   async run(ctx, values) {
     const workspace = requireFlag(values, 'workspace');
     const name = requireFlag(values, 'name');
-    return withCredentials(ctx, async ({ workspaces, aliases }) => {
+    return withCredentials(ctx, async ({ workspaces, aliases, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
-      const removed = await aliases.remove(ws.id, name);
+      const removed = await audit.record(
+        auditContext,
+        (tx) => aliases.inTx(tx).remove(ws.id, name),
+        (gone) => aliasEvent('alias.removed', gone),
+      );
       return {
         data: { removed: true, name: removed.name },
         text: `removed alias "${removed.name}" from workspace "${ws.name}"`,

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { changedFields, credentialEvent } from '../audit/describe.ts';
 import { createAliasRepository } from '../credentials/aliases.ts';
 import {
   type Credential,
@@ -151,17 +152,22 @@ export const credentialsAddCommand: Command = {
     const provider = requireFlag(values, 'provider');
     const options = azureOptions(values);
     const secret = await readSecret(ctx, values, true);
-    return withCredentials(ctx, async ({ workspaces, credentials }) => {
+    return withCredentials(ctx, async ({ workspaces, credentials, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
-      const created = await credentials.add({
-        workspaceId: ws.id,
-        name,
-        provider,
-        baseUrl: optionalFlag(values, 'base-url'),
-        models: listFlag(values, 'models'),
-        secret: secret ?? '',
-        options,
-      });
+      const created = await audit.record(
+        auditContext,
+        (tx) =>
+          credentials.inTx(tx).add({
+            workspaceId: ws.id,
+            name,
+            provider,
+            baseUrl: optionalFlag(values, 'base-url'),
+            models: listFlag(values, 'models'),
+            secret: secret ?? '',
+            options,
+          }),
+        (added) => credentialEvent('credential.added', added),
+      );
       return { data: created, text: `added credential to workspace "${ws.name}":\n${describe(created)}` };
     });
   },
@@ -190,15 +196,20 @@ export const credentialsUpdateCommand: Command = {
     const name = requireFlag(values, 'name');
     const secret = await readSecret(ctx, values, false);
     const options = azureOptions(values);
-    return withCredentials(ctx, async ({ workspaces, credentials }) => {
+    return withCredentials(ctx, async ({ workspaces, credentials, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
       const current = await credentials.show(ws.id, name);
-      const updated = await credentials.update(ws.id, name, {
+      const changes = {
         baseUrl: optionalFlag(values, 'base-url'),
         models: listFlag(values, 'models'),
         secret,
         options: options === undefined ? undefined : { ...current.options, ...options },
-      });
+      };
+      const updated = await audit.record(
+        auditContext,
+        (tx) => credentials.inTx(tx).update(ws.id, name, changes),
+        (changed) => credentialEvent('credential.updated', changed, changedFields(changes)),
+      );
       return { data: updated, text: `updated credential:\n${describe(updated)}` };
     });
   },
@@ -250,9 +261,13 @@ export const credentialsRemoveCommand: Command = {
   async run(ctx, values) {
     const workspace = requireFlag(values, 'workspace');
     const name = requireFlag(values, 'name');
-    return withCredentials(ctx, async ({ workspaces, credentials }) => {
+    return withCredentials(ctx, async ({ workspaces, credentials, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
-      const removed = await credentials.remove(ws.id, name);
+      const removed = await audit.record(
+        auditContext,
+        (tx) => credentials.inTx(tx).remove(ws.id, name),
+        (gone) => credentialEvent('credential.removed', gone),
+      );
       return {
         data: { removed: true, id: removed.id, name: removed.name },
         text: `removed credential "${removed.name}" (${removed.id}) from workspace "${ws.name}"`,

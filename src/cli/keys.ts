@@ -1,7 +1,13 @@
+import { changedFields, keyEvent } from '../audit/describe.ts';
 import { openCounters } from '../counters/open.ts';
 import type { Counters } from '../counters/types.ts';
 import { loadPepper } from '../keys/hash.ts';
-import { createKeyRepository, type KeyRepository, type UpdateKeyInput } from '../keys/repository.ts';
+import {
+  createKeyRepository,
+  DEFAULT_ROTATION_GRACE_MS,
+  type KeyRepository,
+  type UpdateKeyInput,
+} from '../keys/repository.ts';
 import type { ApiKeyRecord, KeyLimits } from '../keys/types.ts';
 import { parseDuration, parseExpiry } from '../keys/validate.ts';
 import type { Command, CommandResult } from './context.ts';
@@ -148,18 +154,24 @@ export const keysCreateCommand: Command = {
     const expires = optionalFlag(values, 'expires');
     return withKeys(ctx, async (keys, local) => {
       const ws = await local.workspaces.resolve(workspace);
-      const { key, record } = await keys.create({
-        workspaceId: ws.id,
-        name,
-        environment: env,
-        scopes: listFlag(values, 'scopes'),
-        models: listFlag(values, 'models'),
-        allowIps: listFlag(values, 'allow-ip'),
-        allowOrigins: listFlag(values, 'allow-origin'),
-        tags: listFlag(values, 'tags'),
-        limits,
-        expiresAt: expires === undefined ? null : parseExpiry(expires, local.clock.now()),
-      });
+      const expiresAt = expires === undefined ? null : parseExpiry(expires, local.clock.now());
+      const { key, record } = await local.audit.record(
+        local.auditContext,
+        (tx) =>
+          keys.inTx(tx).create({
+            workspaceId: ws.id,
+            name,
+            environment: env,
+            scopes: listFlag(values, 'scopes'),
+            models: listFlag(values, 'models'),
+            allowIps: listFlag(values, 'allow-ip'),
+            allowOrigins: listFlag(values, 'allow-origin'),
+            tags: listFlag(values, 'tags'),
+            limits,
+            expiresAt,
+          }),
+        (created) => keyEvent('key.created', created.record),
+      );
       return {
         data: withKey(record, key),
         text: `created API key ${record.id} ("${record.name}") in workspace "${ws.name}":\n\n  ${key}\n\n${SHOWN_ONCE}`,
@@ -217,8 +229,12 @@ export const keysRevokeCommand: Command = {
   usage: 'portcullis keys revoke KEY_ID [--json]',
   async run(ctx, _values, positionals) {
     const id = oneKeyId(positionals);
-    return withKeys(ctx, async (keys) => {
-      const record = await keys.revoke(id);
+    return withKeys(ctx, async (keys, local) => {
+      const record = await local.audit.record(
+        local.auditContext,
+        (tx) => keys.inTx(tx).revoke(id),
+        (revoked) => keyEvent('key.revoked', revoked),
+      );
       return { data: record, text: `revoked API key ${record.id} ("${record.name}")` };
     });
   },
@@ -235,8 +251,15 @@ export const keysRotateCommand: Command = {
     const graceMs = graceText === undefined ? undefined : graceText === '0' ? 0 : parseDuration(graceText);
     if (graceText !== undefined && graceMs === undefined)
       throw new UsageError('--grace must look like 24h, 30m, 7d or 0');
-    return withKeys(ctx, async (keys) => {
-      const { key, record } = await keys.rotate(id, graceMs === undefined ? {} : { graceMs });
+    return withKeys(ctx, async (keys, local) => {
+      const { key, record } = await local.audit.record(
+        local.auditContext,
+        (tx) => keys.inTx(tx).rotate(id, graceMs === undefined ? {} : { graceMs }),
+        (rotated) =>
+          keyEvent('key.rotated', rotated.record, {
+            graceSeconds: (graceMs ?? DEFAULT_ROTATION_GRACE_MS) / 1000,
+          }),
+      );
       return {
         data: withKey(record, key),
         text: `rotated API key ${record.id}; the previous secret works until ${when(record.previousValidUntil)}:\n\n  ${key}\n\n${SHOWN_ONCE}`,
@@ -329,7 +352,12 @@ export const keysUpdateCommand: Command = {
       if (limits !== undefined) patch.limits = limits;
       if (Object.keys(patch).length === 0)
         throw new UsageError('nothing to change: give at least one attribute');
-      const record = await keys.update(id, patch);
+      const record = await local.audit.record(
+        local.auditContext,
+        (tx) => keys.inTx(tx).update(id, patch),
+        (updated) =>
+          keyEvent('key.updated', updated, { changed: changedFields(patch), scopes: updated.scopes }),
+      );
       return { data: record, text: `updated API key ${record.id}:\n\n${describe(record)}` };
     });
   },
@@ -341,8 +369,12 @@ export const keysDeleteCommand: Command = {
   usage: 'portcullis keys delete KEY_ID [--json]',
   async run(ctx, _values, positionals) {
     const id = oneKeyId(positionals);
-    return withKeys(ctx, async (keys) => {
-      const record = await keys.delete(id);
+    return withKeys(ctx, async (keys, local) => {
+      const record = await local.audit.record(
+        local.auditContext,
+        (tx) => keys.inTx(tx).delete(id),
+        (deleted) => keyEvent('key.deleted', deleted),
+      );
       return { data: record, text: `deleted API key ${record.id} ("${record.name}")` };
     });
   },

@@ -1,3 +1,6 @@
+import { userInfo } from 'node:os';
+import type { AuditContext } from '../audit/events.ts';
+import { type AuditLog, createAuditLog } from '../audit/log.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
@@ -8,6 +11,17 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/types.ts';
 import { createWorkspaceRepository, type WorkspaceRepository } from '../workspaces/repository.ts';
 import type { CommandContext } from './context.ts';
+
+/** The CLI acts as `cli:<os user>` (the store is local: whoever runs it holds the database). */
+function cliAuditContext(): AuditContext {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the actor stays `cli:unknown`.
+  }
+  return { actor: `cli:${user}`, clientIp: null, userAgent: 'portcullis-cli', requestId: null };
+}
 
 /**
  * What a local command (one without --url) works with: the configured store, migrated, and the
@@ -21,6 +35,9 @@ export interface Local {
   keys: MasterKeyRing;
   vault: Vault;
   workspaces: WorkspaceRepository;
+  /** Changes made by a command commit together with their audit entry: `audit.record(auditContext, …)`. */
+  audit: AuditLog;
+  auditContext: AuditContext;
   close(): Promise<void>;
 }
 
@@ -31,14 +48,25 @@ export async function openLocal(ctx: CommandContext, clock: Clock = systemClock)
   try {
     await store.migrate();
     const keys = await resolveMasterKeys({ config, store, logger, dataDir: config.dataDir, clock });
+    const vault = createVault({ store, keys, clock });
+    const audit = createAuditLog({
+      store,
+      vault,
+      clock,
+      checkpointEvery: config.audit.checkpointEvery,
+      logger,
+    });
+    await audit.ready();
     return {
       config,
       logger,
       clock,
       store,
       keys,
-      vault: createVault({ store, keys, clock }),
+      vault,
       workspaces: createWorkspaceRepository({ store, clock }),
+      audit,
+      auditContext: cliAuditContext(),
       close: () => store.close(),
     };
   } catch (err) {

@@ -1,3 +1,4 @@
+import { workspaceEvent } from '../audit/describe.ts';
 import type { Command } from './context.ts';
 import { withLocal } from './local.ts';
 import { requireFlag, table, UsageError } from './usage.ts';
@@ -9,8 +10,12 @@ export const workspacesCreateCommand: Command = {
   options: { name: { type: 'string' } },
   async run(ctx, values) {
     const name = requireFlag(values, 'name');
-    return withLocal(ctx, async ({ workspaces }) => {
-      const ws = await workspaces.create(name);
+    return withLocal(ctx, async ({ workspaces, audit, auditContext }) => {
+      const ws = await audit.record(
+        auditContext,
+        (tx) => workspaces.inTx(tx).create(name),
+        (created) => workspaceEvent('workspace.created', created),
+      );
       return { data: ws, text: `created workspace "${ws.name}" (${ws.id})` };
     });
   },
@@ -43,9 +48,13 @@ export const workspacesDeleteCommand: Command = {
     const [target, ...rest] = positionals;
     if (target === undefined || rest.length > 0)
       throw new UsageError('give exactly one workspace name or id');
-    return withLocal(ctx, async ({ workspaces }) => {
+    return withLocal(ctx, async ({ workspaces, audit, auditContext }) => {
       const ws = await workspaces.resolve(target);
-      await workspaces.softDelete(ws.id);
+      await audit.record(
+        auditContext,
+        (tx) => workspaces.inTx(tx).softDelete(ws.id),
+        () => workspaceEvent('workspace.deleted', ws),
+      );
       return { data: { deleted: true, ...ws }, text: `deleted workspace "${ws.name}" (${ws.id})` };
     });
   },

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { envelope } from '../errors/envelope.ts';
+import type { GatewayFastify } from '../http/types.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 
 /**
@@ -154,7 +155,11 @@ export function hasMetricsToken(request: FastifyRequest, token: string): boolean
  * GET /metrics, only when a token is configured (`metrics.token`); without one the route does not
  * exist (404), so an unconfigured gateway exposes nothing. Scrapes without the token get 401.
  */
-export function registerMetricsRoute(fastify: FastifyInstance, metrics: Metrics, token: string | undefined): void {
+export function registerMetricsRoute(
+  fastify: GatewayFastify,
+  metrics: Metrics,
+  token: string | undefined,
+): void {
   if (token === undefined) return;
   fastify.get('/metrics', async (request, reply) => {
     if (!hasMetricsToken(request, token)) {

@@ -1,0 +1,91 @@
+import type { FastifyRequest } from 'fastify';
+import type { Clock } from '../clock.ts';
+import type { Caller, ObservedCall } from '../dataplane/context.ts';
+import type { PriceBook } from '../limits/prices.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { AuthBlocked } from '../pipeline/authenticate.ts';
+import type { Router } from '../routing/resolve.ts';
+import type { EventWriter } from './writer.ts';
+
+/**
+ * The data plane's sinks: lockouts into the audit log, every recorded call into `usage_records`
+ * and the metrics. Everything here only queues (src/audit/writer.ts): a request never waits for it.
+ */
+
+/** `auth.blocked`: a source (IP or key id) was locked out after too many invalid keys. */
+export function auditAuthBlocked(events: Pick<EventWriter, 'audit'>): (blocked: AuthBlocked) => void {
+  return (blocked) => {
+    const kind = blocked.subject.startsWith('key:') ? 'key' : 'ip';
+    events.audit({
+      action: 'auth.blocked',
+      outcome: 'denied',
+      actor: null,
+      target: blocked.subject,
+      clientIp: blocked.clientIp,
+      details: {
+        subject: kind,
+        failures: blocked.failures,
+        windowMs: blocked.windowMs,
+        cooldownMs: blocked.cooldownMs,
+      },
+    });
+  };
+}
+
+export interface CallObserverDeps {
+  clock: Clock;
+  events?: Pick<EventWriter, 'usage'>;
+  metrics?: Pick<Metrics, 'call'>;
+  prices: Pick<PriceBook, 'rates' | 'costMicros'>;
+  router: Pick<Router, 'listModels'>;
+  logger: { warn(obj: object, msg?: string): void };
+}
+
+/** Model names a metric label may carry: configured in the workspace, else `other` (bounded cardinality). */
+async function modelLabel(router: CallObserverDeps['router'], workspaceId: string, model: string) {
+  const known = await router.listModels(workspaceId);
+  return known.some((m) => m.id === model) ? model : 'other';
+}
+
+export function createCallObserver(deps: CallObserverDeps) {
+  return (request: FastifyRequest, caller: Caller, call: ObservedCall): void => {
+    const time = deps.clock.now() - call.ms;
+    void (async () => {
+      let costMicros: number | null = null;
+      if (call.usage) {
+        const rates = await deps.prices
+          .rates(caller.workspaceId, call.model, call.answeredBy)
+          .catch(() => undefined);
+        if (rates) costMicros = deps.prices.costMicros(rates, call.answeredBy, call.usage);
+      }
+      deps.events?.usage({
+        time,
+        workspaceId: caller.workspaceId,
+        keyId: caller.keyId,
+        requestId: request.id,
+        endpoint: call.endpoint,
+        model: call.model,
+        provider: call.provider ?? null,
+        target: call.target ?? null,
+        stream: call.stream,
+        status: call.status,
+        inputTokens: call.usage?.inputTokens ?? null,
+        outputTokens: call.usage?.outputTokens ?? null,
+        costMicros,
+        latencyMs: call.ms,
+        upstreamMs: call.upstreamMs,
+      });
+      if (deps.metrics) {
+        deps.metrics.call({
+          model: await modelLabel(deps.router, caller.workspaceId, call.model).catch(() => 'other'),
+          provider: call.provider ?? 'other',
+          endpoint: call.endpoint,
+          status: call.status,
+          upstreamMs: call.upstreamMs,
+          usage: call.usage,
+          costMicros,
+        });
+      }
+    })().catch((err: unknown) => deps.logger.warn({ err }, 'usage: could not record a call'));
+  };
+}

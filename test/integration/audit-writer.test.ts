@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createAuditLog } from '../../src/audit/log.ts';
+import { createEventWriter } from '../../src/audit/writer.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { resolveMasterKeys } from '../../src/secrets/master-key.ts';
+import { createVault } from '../../src/secrets/vault.ts';
+import type { UsageRecord } from '../../src/usage/records.ts';
+import { freshPlace, ManualClock, openPlace } from '../contract/keys-helpers.ts';
+
+/** The data-plane writer: batches commit, close() flushes, a full queue drops (counted) instead of blocking. */
+
+const usage = (i: number): UsageRecord => ({
+  time: i,
+  workspaceId: 'wsp_x',
+  keyId: 'key_x',
+  requestId: `req_${i}`,
+  endpoint: 'chat',
+  model: 'gpt-4o',
+  provider: 'openai',
+  target: 'openai-main',
+  stream: false,
+  status: 200,
+  inputTokens: 3,
+  outputTokens: 5,
+  costMicros: null,
+  latencyMs: 1,
+  upstreamMs: 1,
+});
+
+async function setup() {
+  const place = await freshPlace('sqlite');
+  const clock = new ManualClock();
+  const opened = await openPlace(place, clock);
+  const { config } = loadConfig({
+    env: { PORTCULLIS_DATA_DIR: place.dataDir, PORTCULLIS_MASTER_KEY: place.masterKey },
+  });
+  const keys = await resolveMasterKeys({
+    config,
+    store: opened.store,
+    logger: opened.logger,
+    dataDir: place.dataDir,
+    clock,
+  });
+  const audit = createAuditLog({
+    store: opened.store,
+    vault: createVault({ store: opened.store, keys, clock }),
+    clock,
+    checkpointEvery: 1000,
+  });
+  return { ...opened, audit, place };
+}
+
+describe('event writer', () => {
+  it('commits what is queued when closed (graceful shutdown)', async () => {
+    const { store, audit, logger, place } = await setup();
+    const writer = createEventWriter({
+      store,
+      audit,
+      logger,
+      flushMs: 60_000,
+      batchSize: 7,
+      queueSize: 1000,
+    });
+    for (let i = 0; i < 25; i++) {
+      writer.usage(usage(i));
+      writer.audit({ action: 'request.refused', details: { code: 'invalid_api_key', status: 401 } });
+    }
+    await writer.close();
+    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 25);
+    assert.equal((await store.db.selectFrom('audit_log').select('seq').execute()).length, 25);
+    await store.close();
+    await place.cleanup();
+  });
+
+  it('drops and counts events beyond the bound while the store is away, never blocking', async () => {
+    const { store, audit, logs, logger, place } = await setup();
+    await audit.ready();
+    let dropped = 0;
+    const writer = createEventWriter({
+      store,
+      audit,
+      logger,
+      flushMs: 10,
+      batchSize: 5,
+      queueSize: 20,
+      onDrop: (n) => {
+        dropped += n;
+      },
+    });
+    await store.close(); // the store is gone: every batch fails
+    const started = performance.now();
+    for (let i = 0; i < 100; i++) writer.usage(usage(i));
+    assert.ok(performance.now() - started < 50, 'enqueueing never waits for the store');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(writer.queued() <= 20);
+    assert.equal(writer.dropped(), dropped);
+    assert.ok(dropped >= 80);
+    await writer.close(100);
+    assert.ok(logs.some((l) => l.includes('audit.events_dropped')));
+    assert.ok(logs.some((l) => l.includes('audit.events_lost')));
+    await place.cleanup();
+  });
+});
