@@ -145,7 +145,11 @@ export function createResponsesEventGuard(newFilter: () => StreamFilter): (event
       isObject(event.response)
     ) {
       const output = event.response.output;
-      if (Array.isArray(output)) output.forEach((item, i) => isObject(item) && rewriteParts(item.content, i));
+      if (Array.isArray(output)) {
+        output.forEach((item, i) => {
+          if (isObject(item)) rewriteParts(item.content, i);
+        });
+      }
       // The convenience field repeats the text too; it is rebuilt by the SDK from output anyway.
       if ('output_text' in event.response) delete event.response.output_text;
     }
