@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { systemClock } from '../../src/clock.ts';
 import { createAliasRepository } from '../../src/credentials/aliases.ts';
 import { type CredentialRepository, createCredentialRepository } from '../../src/credentials/repository.ts';
+import { createEgress } from '../../src/egress/egress.ts';
 import { loadPepper } from '../../src/keys/hash.ts';
 import { type CreateKeyInput, createKeyRepository, type KeyRepository } from '../../src/keys/repository.ts';
 import { type Gateway, startGateway } from '../../src/main.ts';
@@ -33,7 +34,14 @@ export interface DataPlaneFixture {
 
 export const PROVIDER_SECRET = `${DEFAULT_MOCK_API_KEY}`;
 
-export async function startDataPlane(env: Record<string, string> = {}): Promise<DataPlaneFixture> {
+/**
+ * `seedEgressAllow`: seed the credentials through an egress guard with this allowlist instead of
+ * the gateway's (to test a gateway whose policy refuses an address an earlier policy allowed).
+ */
+export async function startDataPlane(
+  env: Record<string, string> = {},
+  options: { seedEgressAllow?: string[] } = {},
+): Promise<DataPlaneFixture> {
   const mock = await startMockUpstream();
   const tmp = tempDir('pcx-dp-');
   const logs = captureLogs();
@@ -51,8 +59,10 @@ export async function startDataPlane(env: Record<string, string> = {}): Promise<
     store,
     vault,
     clock,
-    egress: gateway.egress,
-    egressAllow: config.egress.allow,
+    egress: options.seedEgressAllow
+      ? createEgress({ allow: options.seedEgressAllow, logger: logs.logger })
+      : gateway.egress,
+    egressAllow: options.seedEgressAllow ?? config.egress.allow,
     logger: logs.logger,
     secretCacheMs: 0,
     onChange: (ws) => gateway.dataPlane.router.invalidate(ws),

@@ -392,3 +392,64 @@ describe('data plane refusals', () => {
     assert.ok(Date.now() - started < 6000, 'recorded as aborted by the client');
   });
 });
+
+describe('Azure OpenAI targets', () => {
+  let dp: DataPlaneFixture;
+  before(async () => {
+    dp = await startDataPlane();
+    await dp.credentials.add({
+      workspaceId: dp.workspaceId,
+      name: 'azure',
+      provider: 'azure-openai',
+      baseUrl: dp.mock.url,
+      models: ['azure-*'],
+      options: {
+        deployments: { 'azure-gpt': 'gpt4o-prod', 'azure-embed': 'embed-prod' },
+        apiVersion: '2024-10-21',
+      },
+      secret: PROVIDER_SECRET,
+    });
+  });
+  after(async () => {
+    await dp.close();
+  });
+
+  it('maps the model to its deployment, sends api-key and api-version, streams and embeds', async () => {
+    dp.mock.clear();
+    const completion = await dp
+      .openai()
+      .chat.completions.create({ model: 'azure-gpt', messages: user('Hi') });
+    assert.match(completion.choices[0]?.message.content ?? '', /^Mock reply/);
+    const seen = dp.mock.requests.at(-1);
+    assert.equal(seen?.path, '/openai/deployments/gpt4o-prod/chat/completions');
+    assert.equal(seen?.query['api-version'], '2024-10-21');
+    assert.equal(seen?.headers['api-key'], PROVIDER_SECRET);
+    assert.equal(seen?.headers.authorization, undefined);
+    const streamed = await dp.openai().chat.completions.stream({ model: 'azure-gpt', messages: user('Hi') });
+    assert.match((await streamed.finalChatCompletion()).choices[0]?.message.content ?? '', /^Mock reply/);
+    const embedded = await dp.openai().embeddings.create({ model: 'azure-embed', input: 'x' });
+    assert.equal(embedded.data.length, 1);
+    assert.equal(dp.mock.requests.at(-1)?.path, '/openai/deployments/embed-prod/embeddings');
+  });
+});
+
+describe('egress policy at call time', () => {
+  it('a provider address the gateway’s egress policy refuses is a 502 egress_denied, and nothing is sent', async () => {
+    // Credentials seeded while 127.0.0.1 was allowed; this gateway allows nothing private.
+    const dp = await startDataPlane({ PORTCULLIS_EGRESS_ALLOW: '' }, { seedEgressAllow: ['127.0.0.1'] });
+    try {
+      await assert.rejects(
+        dp.openai().chat.completions.create({ model: 'gpt-4o-mini', messages: user('x') }),
+        (err: unknown) => {
+          assert.equal((err as { status?: number }).status, 502);
+          assert.equal((err as { code?: unknown }).code, 'egress_denied');
+          assert.match((err as Error).message, /egress policy/);
+          return true;
+        },
+      );
+      assert.equal(dp.mock.requests.length, 0);
+    } finally {
+      await dp.close();
+    }
+  });
+});
