@@ -257,6 +257,16 @@ export function createCredentialRepository(
         changes.baseUrl === undefined
           ? current.baseUrl
           : await validateBaseUrl(current.provider, changes.baseUrl, urlCheck);
+      // A credential must never be pointed at a new host without its secret being given again:
+      // otherwise anyone allowed to edit credentials could send the stored secret to a server of
+      // their choosing and read it there, though no response ever shows it.
+      if (secret === undefined && origin(baseUrl) !== origin(current.baseUrl)) {
+        throw new CredentialError(
+          'invalid_credential',
+          'moving a credential to another host needs its secret again: send the secret with the new base URL',
+          'secret',
+        );
+      }
       if (secret !== undefined) {
         await vault.put({
           id: row.secret_id,
@@ -397,5 +407,14 @@ export function parseJson<T>(text: string, fallback: T): T {
     return JSON.parse(text) as T;
   } catch {
     return fallback;
+  }
+}
+
+/** scheme://host:port of a URL, for comparing destinations. */
+function origin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }

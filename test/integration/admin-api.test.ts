@@ -181,6 +181,20 @@ describe('admin API', () => {
       assert.equal(back.status, 200);
       assert.ok((await chat(dp.key, 'more-1')).choices.length > 0);
 
+      // Pointing the credential at another host without giving its secret again is refused:
+      // otherwise an editor could have the stored secret sent to a server they control.
+      const moved = await api('PATCH', `${BASE}/credentials/extra`, {
+        key: adminA,
+        body: { baseUrl: 'http://127.0.0.1:9/v1' },
+      });
+      assert.equal(moved.status, 400, moved.text);
+      assert.equal(moved.body.error.param, 'secret');
+      const samePlace = await api('PATCH', `${BASE}/credentials/extra`, {
+        key: adminA,
+        body: { baseUrl: `${dp.mock.url}/v1/` },
+      });
+      assert.equal(samePlace.status, 200, 'the same host may be edited without the secret');
+
       const removed = await api('DELETE', `${BASE}/credentials/extra`, { key: adminA });
       assert.equal(removed.status, 200);
       assert.equal(removed.body.id, created.body.id);
