@@ -184,7 +184,12 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       if (!limited) return NO_OP_TICKET;
 
       const inputTokens = needsTokens ? tokens.inputTokens(call.endpoint, call.body) : 0;
-      const maxOutput = requestedMaxTokens(call.endpoint, call.body) ?? cfg.defaultMaxTokens;
+      // Several choices (`n`) are each up to max_tokens long: the worst case is all of them.
+      const choices =
+        typeof call.body.n === 'number' && Number.isSafeInteger(call.body.n) && call.body.n > 1
+          ? call.body.n
+          : 1;
+      const maxOutput = (requestedMaxTokens(call.endpoint, call.body) ?? cfg.defaultMaxTokens) * choices;
       const requested = inputTokens + maxOutput;
       for (const level of levels) {
         const tpm = level.limits.tpm;
@@ -304,14 +309,25 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
   ): Ticket {
     let settled: Promise<void> | undefined;
     const settle = async (usage: TokenUsage | undefined, status: number, target?: PriceTarget) => {
-      // Usage unknown but the provider was reached (aborted or failed stream): it most likely
-      // billed the input, so that much is kept; the reserved output is refunded.
-      const used: TokenUsage = usage ?? {
+      // The provider was reached but the answer did not complete (client abort, failed stream):
+      // its final usage never arrived, and the provider may have billed the whole answer anyway.
+      // The full reservation is kept, so aborting a stream just before its end cannot be used to
+      // spend past a budget (found in review).
+      const reservedOutput = Math.max(0, plan.tokensReserved - inputTokens);
+      const incomplete = target !== undefined && status !== 200;
+      const reported: TokenUsage = usage ?? {
         inputTokens: target ? inputTokens : 0,
         outputTokens: 0,
         cacheReadTokens: 0,
         cacheWriteTokens: 0,
       };
+      const used: TokenUsage = incomplete
+        ? {
+            ...reported,
+            inputTokens: Math.max(reported.inputTokens, inputTokens),
+            outputTokens: Math.max(reported.outputTokens, reservedOutput),
+          }
+        : reported;
       let cost = 0;
       const r = target ? (rates?.get(target) ?? (await rateOf(call, target))) : undefined;
       if (r && target) cost = prices.costMicros(r, target, used);
