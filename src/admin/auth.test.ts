@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortcullisError } from '../errors/catalogue.ts';
-import { type Actor, can, enforce } from './auth.ts';
+import { type Actor, broaderThan, can, enforce, type KeyRestrictions } from './auth.ts';
 
 const actor = (scopes: Actor['scopes']): Actor => ({
   kind: 'api_key',
   id: 'key_a',
   workspaceId: 'wsp_a',
   scopes,
+  restrictions: { models: ['*'], allowIps: [], allowOrigins: [], limits: {}, expiresAt: null },
 });
 const mine = { workspaceId: 'wsp_a' };
 
@@ -52,6 +53,55 @@ describe('can (admin authorization)', () => {
       () => enforce(actor(['admin:read']), 'keys:write', mine, () => notFound),
       (err: unknown) =>
         err instanceof PortcullisError && err.code === 'insufficient_scope' && err.status === 403,
+    );
+  });
+});
+
+describe('broaderThan (no privilege escalation through key attributes)', () => {
+  const open: KeyRestrictions = {
+    models: ['*'],
+    allowIps: [],
+    allowOrigins: [],
+    limits: {},
+    expiresAt: null,
+  };
+  const tight: KeyRestrictions = {
+    models: ['gpt-4o-mini'],
+    allowIps: ['10.0.0.0/8'],
+    allowOrigins: [],
+    limits: { rpm: 60, budgetUsd: 5, budgetWindow: 'day' },
+    expiresAt: 1_000,
+  };
+
+  it('lets an unrestricted key grant anything, and a restricted one grant only within itself', () => {
+    assert.equal(broaderThan(open, tight), undefined);
+    assert.equal(broaderThan(tight, tight), undefined);
+    assert.equal(
+      broaderThan(tight, {
+        ...tight,
+        limits: { rpm: 10, budgetUsd: 1, budgetWindow: 'day' },
+        expiresAt: 500,
+      }),
+      undefined,
+    );
+  });
+
+  it('names the first attribute that would widen', () => {
+    assert.equal(broaderThan(tight, { ...tight, models: ['*'] })?.field, 'models');
+    assert.equal(broaderThan(tight, { ...tight, allowIps: [] })?.field, 'allowIps');
+    assert.equal(broaderThan(tight, { ...tight, allowIps: ['0.0.0.0/0'] })?.field, 'allowIps');
+    assert.equal(broaderThan(tight, { ...tight, expiresAt: null })?.field, 'expiresAt');
+    assert.equal(
+      broaderThan(tight, { ...tight, limits: { budgetUsd: 5, budgetWindow: 'day' } })?.field,
+      'limits.rpm',
+    );
+    assert.equal(
+      broaderThan(tight, { ...tight, limits: { rpm: 60, budgetUsd: 9, budgetWindow: 'day' } })?.field,
+      'limits.budgetUsd',
+    );
+    assert.equal(
+      broaderThan(tight, { ...tight, limits: { rpm: 60, budgetUsd: 5, budgetWindow: 'month' } })?.field,
+      'limits.budgetWindow',
     );
   });
 });

@@ -31,6 +31,66 @@ export interface KeyActor {
   id: string;
   workspaceId: string;
   scopes: readonly Scope[];
+  /** The calling key's own restrictions: a key it creates or changes may be no broader. */
+  restrictions: KeyRestrictions;
+}
+
+/** The parts of a key that bound what it may do, besides its scopes. */
+export interface KeyRestrictions {
+  models: readonly string[];
+  allowIps: readonly string[];
+  allowOrigins: readonly string[];
+  limits: Readonly<KeyPrincipal['limits']>;
+  expiresAt: number | null;
+}
+
+/**
+ * Why `granted` would be broader than `own`, or undefined when it is not. Conservative and exact:
+ * lists must be subsets entry for entry (no glob or CIDR reasoning), every limit and budget the
+ * actor has must be present and no higher (same window), and the expiry no later. Closes the path
+ * where a restricted management key mints or turns itself into an unrestricted one.
+ */
+export function broaderThan(
+  own: KeyRestrictions,
+  granted: KeyRestrictions,
+): { field: string; detail: string } | undefined {
+  if (!own.models.includes('*')) {
+    const extra = granted.models.find((m) => !own.models.includes(m));
+    if (extra !== undefined)
+      return { field: 'models', detail: `model "${extra}" is not in the calling key's own list` };
+  }
+  const subset = (field: 'allowIps' | 'allowOrigins', what: string) => {
+    if (own[field].length === 0) return undefined;
+    if (granted[field].length === 0)
+      return {
+        field,
+        detail: `the calling key is limited to certain ${what}; so must be the keys it grants`,
+      };
+    const extra = granted[field].find((x) => !own[field].includes(x));
+    return extra === undefined
+      ? undefined
+      : { field, detail: `"${extra}" is not among the calling key's own ${what}` };
+  };
+  const lists = subset('allowIps', 'addresses') ?? subset('allowOrigins', 'origins');
+  if (lists) return lists;
+  if (own.expiresAt !== null && (granted.expiresAt === null || granted.expiresAt > own.expiresAt)) {
+    return { field: 'expiresAt', detail: 'a key cannot outlive the calling key' };
+  }
+  for (const limit of ['rpm', 'tpm', 'concurrency', 'budgetUsd'] as const) {
+    const mine = own.limits[limit];
+    if (mine === undefined) continue;
+    const theirs = granted.limits[limit];
+    if (theirs === undefined || theirs > mine) {
+      return {
+        field: `limits.${limit}`,
+        detail: `the calling key's own ${limit} is ${mine}; a key it grants cannot have more`,
+      };
+    }
+  }
+  if (own.limits.budgetUsd !== undefined && granted.limits.budgetWindow !== own.limits.budgetWindow) {
+    return { field: 'limits.budgetWindow', detail: "the budget window must be the calling key's own" };
+  }
+  return undefined;
 }
 
 /** Issue 5 adds `| UserActor`. */
@@ -124,5 +184,12 @@ export function keyActor(principal: KeyPrincipal): KeyActor {
     id: principal.keyId,
     workspaceId: principal.workspaceId,
     scopes: principal.scopes,
+    restrictions: {
+      models: principal.models,
+      allowIps: principal.allowIps,
+      allowOrigins: principal.allowOrigins,
+      limits: principal.limits,
+      expiresAt: principal.expiresAt,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { changedFields, keyEvent } from '../audit/describe.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
 import { DATA_PLANE_SCOPES, type Scope } from '../keys/types.ts';
-import { type Actor, enforce } from './auth.ts';
+import { type Actor, broaderThan, enforce, type KeyRestrictions } from './auth.ts';
 import { notFound } from './errors.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
 import {
@@ -36,6 +37,13 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
     );
   }
 
+  /** A key may create or shape keys only within its own restrictions (no privilege escalation). */
+  function withinOwn(actor: Actor, granted: KeyRestrictions): void {
+    const why = broaderThan(actor.restrictions, granted);
+    if (why)
+      throw new PortcullisError('grant_exceeds_own', { param: why.field, vars: { detail: why.detail } });
+  }
+
   return [
     route({
       method: 'GET',
@@ -64,6 +72,13 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       async handler({ actor, body, context }) {
         const scopes = body.scopes ?? [...DATA_PLANE_SCOPES];
         mayGrant(actor, actor.workspaceId, scopes);
+        withinOwn(actor, {
+          models: body.models ?? ['*'],
+          allowIps: body.allowIps ?? [],
+          allowOrigins: body.allowOrigins ?? [],
+          limits: body.limits ?? {},
+          expiresAt: body.expiresAt ?? null,
+        });
         const { key, record } = await audit.record(
           context,
           (tx) =>
@@ -101,6 +116,13 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
         const current = await load(actor, params.id, 'keys:write');
         // Both what the key holds now (no loosening a stronger key) and what it is given.
         mayGrant(actor, current.workspaceId, [...current.scopes, ...(body.scopes ?? [])]);
+        withinOwn(actor, {
+          models: body.models ?? current.models,
+          allowIps: body.allowIps ?? current.allowIps,
+          allowOrigins: body.allowOrigins ?? current.allowOrigins,
+          limits: body.limits ?? current.limits,
+          expiresAt: body.expiresAt === undefined ? current.expiresAt : body.expiresAt,
+        });
         return audit.record(
           context,
           (tx) => keys.inTx(tx).update(params.id, body, { workspaceId: actor.workspaceId }),

@@ -104,6 +104,11 @@ export const ERROR_CATALOGUE = {
     type: 'permission_error',
     message: 'This API key may not use the model "{model}".',
   },
+  grant_exceeds_own: {
+    status: 403,
+    type: 'permission_error',
+    message: 'A key can only grant what it holds itself: {detail}.',
+  },
   too_many_auth_failures: {
     status: 429,
     type: 'rate_limit_error',

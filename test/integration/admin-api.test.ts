@@ -427,6 +427,51 @@ describe('admin API', () => {
       assert.equal(revoke.status, 200);
       assert.equal((await refusal(chat(victim, 'gpt-4o'))).code, 'api_key_revoked');
     });
+
+    it('no privilege escalation through attributes: a restricted key cannot mint or become an unrestricted one', async () => {
+      const restricted = await dp.newKey({
+        name: 'restricted-admin',
+        scopes: ['admin:read', 'admin:write', 'chat'],
+        models: ['gpt-4o-mini'],
+        limits: { budgetUsd: 0.01, budgetWindow: 'day' },
+        expiresAt: Date.now() + 3_600_000,
+      });
+      const selfId =
+        (await dp.keys.list(dp.workspaceId)).find((k) => k.name === 'restricted-admin')?.id ?? '';
+      const mint = await api('POST', `${BASE}/keys`, {
+        key: restricted,
+        body: { name: 'unrestricted', scopes: ['chat'], models: ['*'] },
+      });
+      assert.equal(mint.status, 403, mint.text);
+      assert.equal(mint.body.error.code, 'grant_exceeds_own');
+      assert.equal(mint.body.error.param, 'models');
+      const noBudget = await api('POST', `${BASE}/keys`, {
+        key: restricted,
+        body: {
+          name: 'unbudgeted',
+          scopes: ['chat'],
+          models: ['gpt-4o-mini'],
+          expiresAt: Date.now() + 60_000,
+        },
+      });
+      assert.equal(noBudget.body.error?.param, 'limits.budgetUsd');
+      const self = await api('PATCH', `${BASE}/keys/${selfId}`, {
+        key: restricted,
+        body: { models: ['*'], limits: {}, expiresAt: null },
+      });
+      assert.equal(self.status, 403, 'nor loosen itself');
+      const within = await api('POST', `${BASE}/keys`, {
+        key: restricted,
+        body: {
+          name: 'narrower',
+          scopes: ['chat'],
+          models: ['gpt-4o-mini'],
+          limits: { budgetUsd: 0.005, budgetWindow: 'day' },
+          expiresAt: Date.now() + 60_000,
+        },
+      });
+      assert.equal(within.status, 201, within.text);
+    });
   });
 
   describe('object-level authorization across workspaces', () => {
