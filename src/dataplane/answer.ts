@@ -20,8 +20,9 @@ export async function readJsonAnswer(
   const text = raw.toString('utf8');
   try {
     return { text, json: JSON.parse(text) };
-  } catch (err) {
-    throw new PortcullisError('upstream_invalid_response', { cause: err });
+  } catch {
+    // No cause: a JSON parse error quotes part of the body, which may be answer text (invariant 1).
+    throw new PortcullisError('upstream_invalid_response');
   }
 }
 

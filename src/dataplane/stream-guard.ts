@@ -34,14 +34,13 @@ export function createOpenAIChunkGuard(filter: StreamFilter): (chunk: Json) => G
       delta.content = out.text;
     }
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-      // The answer is complete: whatever the filter still holds is checked and sent first.
+      // The answer is complete: whatever the filter still holds is checked and sent with this
+      // chunk's own text, in order, before the finish reason.
       const rest = filter.end();
       if (rest.blocked) return { events, blocked: true, reason: reason(rest) };
       if (rest.text.length > 0) {
-        events.push({
-          ...chunk,
-          choices: [{ index: choice.index ?? 0, delta: { content: rest.text }, finish_reason: null }],
-        });
+        if (delta) delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${rest.text}`;
+        else choice.delta = { content: rest.text };
       }
     }
     const empty =

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { createVault } from './actions.ts';
 import { createGuardrails } from './inspect.ts';
 import { DEFAULT_POLICY, mergePolicy } from './policy.ts';
@@ -84,4 +84,34 @@ test('text without findings passes through unchanged whatever the chunking', () 
   const text = filler.repeat(3);
   const { out } = run(text.match(/.{1,7}/gs) ?? []);
   assert.equal(out, text);
+});
+
+describe('stream filter, token mode', () => {
+  const guardrails = createGuardrails();
+  const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const secret = `ghp_${Array.from({ length: 36 }, (_, i) => ALNUM[(i * 7) % 62]).join('')}`;
+
+  it('releases finished words at once and never a secret split across deltas, at any offset', () => {
+    const text = `the token is ${secret} and that is all`;
+    for (let split = 1; split < text.length; split++) {
+      const filter = createStreamFilter({ guardrails, policy: DEFAULT_POLICY, mode: 'token' });
+      let out = filter.push(text.slice(0, split)).text;
+      out += filter.push(text.slice(split)).text;
+      out += filter.end().text;
+      assert.ok(!out.includes(secret), `split at ${split}`);
+      assert.equal(out, 'the token is [SECRET_1] and that is all');
+    }
+    const filter = createStreamFilter({ guardrails, policy: DEFAULT_POLICY, mode: 'token' });
+    assert.equal(filter.push('Hello there, ').text, 'Hello there, ', 'whole words are not held back');
+  });
+
+  it('holds an unclosed PEM block, with work per delta independent of its length', () => {
+    const filter = createStreamFilter({ guardrails, policy: DEFAULT_POLICY, mode: 'token' });
+    assert.equal(filter.push('key: -----BEGIN RSA PRIVATE KEY-----\n').text, 'key: ');
+    const started = performance.now();
+    let released = '';
+    for (let i = 0; i < 20_000; i++) released += filter.push('abcd').text;
+    assert.ok(performance.now() - started < 3_000, 'no quadratic rescans of the held block');
+    assert.ok(released.length > 0, 'past the cap the block is inspected and released');
+  });
 });

@@ -44,15 +44,57 @@ export interface StreamFilterOptions {
   mode?: 'window' | 'token';
 }
 
-/** Start of the text that must stay held back in token mode (see StreamFilterOptions.mode). */
-function tokenCut(pending: string, holdBack: number): number {
-  let cut = pending.length;
-  while (cut > 0 && !/\s/.test(pending[cut - 1] as string)) cut--;
-  if (pending.length - cut > holdBack) cut = pending.length - holdBack;
-  // A PEM block spans lines: keep it whole from its header until its END line has arrived.
-  const begin = pending.lastIndexOf('-----BEGIN');
-  if (begin !== -1 && pending.indexOf('-----END', begin) === -1) cut = Math.min(cut, begin);
-  return cut;
+/** Longest PEM block held back whole; past it the text is inspected and released like any other. */
+const MAX_PEM_HOLD = 16_384;
+const PEM_BEGIN = '-----BEGIN';
+const PEM_END = '-----END';
+
+/**
+ * Where token mode must cut: before the unfinished last word (looked for at most `holdBack` back)
+ * and before an unclosed PEM block. The PEM state is tracked as text arrives, so every push costs
+ * time in proportion to the delta, not to everything held (no quadratic work on long blocks).
+ */
+interface TokenCutter {
+  /** Call after `added` characters were appended to `pending`. */
+  grew(pending: string, added: number): void;
+  /** Call after the first `n` characters of `pending` were released. */
+  released(n: number): void;
+  cut(pending: string): number;
+}
+
+function createTokenCutter(holdBack: number): TokenCutter {
+  let pemAt = -1;
+  const scan = (pending: string, from: number): void => {
+    let at = Math.max(0, from);
+    for (;;) {
+      if (pemAt === -1) {
+        const begin = pending.indexOf(PEM_BEGIN, at);
+        if (begin === -1) return;
+        pemAt = begin;
+        at = begin + PEM_BEGIN.length;
+      }
+      const end = pending.indexOf(PEM_END, Math.max(at, pemAt + PEM_BEGIN.length));
+      if (end === -1) return;
+      pemAt = -1;
+      at = end + PEM_END.length;
+    }
+  };
+  return {
+    grew(pending, added) {
+      scan(pending, pending.length - added - PEM_BEGIN.length);
+      if (pemAt !== -1 && pending.length - pemAt > MAX_PEM_HOLD) pemAt = -1;
+    },
+    released(n) {
+      if (pemAt !== -1) pemAt = Math.max(0, pemAt - n);
+    },
+    cut(pending) {
+      let cut = pending.length;
+      const floor = Math.max(0, pending.length - holdBack);
+      while (cut > floor && !/\s/.test(pending[cut - 1] as string)) cut--;
+      if (pemAt !== -1) cut = Math.min(cut, pemAt);
+      return cut;
+    },
+  };
 }
 
 const CONTEXT_CHARS = 128;
@@ -62,6 +104,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
   const holdBack = Math.max(options.holdBack ?? 256, (options.vault?.maxPlaceholderLength ?? 0) + 1);
   const minFlush = options.minFlush ?? 32;
   const tokenMode = options.mode === 'token';
+  const cutter = createTokenCutter(holdBack);
   const counter = createRedactionCounter(); // one numbering for the whole answer
   let pending = '';
   // The end of what was already sent, scanned again as left context: a rule like
@@ -74,7 +117,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
     if (stopped) return { text: '', blocked: true, counts };
     if (!final && !tokenMode && pending.length < holdBack + minFlush)
       return { text: '', blocked: false, counts };
-    if (!final && tokenMode && tokenCut(pending, holdBack) <= 0) return { text: '', blocked: false, counts };
+    if (!final && tokenMode && cutter.cut(pending) <= 0) return { text: '', blocked: false, counts };
     const offset = sentTail.length;
     const result = options.guardrails.inspect([sentTail + pending], options.policy, 'output', {
       vault: options.vault,
@@ -88,7 +131,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
     const spans = (result.spans?.[0] ?? [])
       .filter((s) => s.end > offset)
       .map((s) => ({ ...s, start: Math.max(0, s.start - offset), end: s.end - offset }));
-    let cut = final ? pending.length : tokenMode ? tokenCut(pending, holdBack) : pending.length - holdBack;
+    let cut = final ? pending.length : tokenMode ? cutter.cut(pending) : pending.length - holdBack;
     // Never cut through a finding: hold it back whole until it is entirely before the cut.
     for (const s of spans) if (s.start < cut && s.end > cut) cut = Math.min(cut, s.start);
     if (!final) {
@@ -107,6 +150,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
     const text = applySpans(pending.slice(0, cut), head, counter, options.vault);
     sentTail = (sentTail + pending.slice(0, cut)).slice(-CONTEXT_CHARS);
     pending = pending.slice(cut);
+    cutter.released(cut);
     return { text: options.vault ? options.vault.restore(text) : text, blocked: false, counts };
   };
 
@@ -114,6 +158,7 @@ export function createStreamFilter(options: StreamFilterOptions): StreamFilter {
     push(delta) {
       if (stopped) return { text: '', blocked: true, counts: {} };
       pending += delta;
+      cutter.grew(pending, delta.length);
       return emit(false);
     },
     end() {

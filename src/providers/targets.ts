@@ -59,6 +59,11 @@ export function openAIRequest(
     }
     const deployments = target.options.deployments as Record<string, string> | undefined;
     const deployment = deployments?.[target.upstreamModel] ?? target.upstreamModel;
+    // Without a mapping the deployment name comes from the client's model name: it must be a
+    // plain path segment (Azure deployment names are letters, digits, `-`, `_` and `.`).
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(deployment) || deployment.includes('..')) {
+      throw new PortcullisError('model_not_found', { vars: { model: target.upstreamModel } });
+    }
     const apiVersion =
       typeof target.options.apiVersion === 'string' ? target.options.apiVersion : AZURE_DEFAULT_API_VERSION;
     return {
