@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StreamFilter } from '../guardrails/stream.ts';
 import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { openAIRequestToAnthropic } from '../providers/translate/openai-to-anthropic.ts';
@@ -56,8 +57,9 @@ export function chatCompletions(deps: DataPlaneDeps) {
       async ({ result, record, guard }) => {
         const openAITarget = nativeFormat(result.target.provider) === 'openai';
         if (stream) {
-          const filter = guard.streamFilter();
-          const check = filter ? createOpenAIChunkGuard(filter) : undefined;
+          const check = guard.outputActive
+            ? createOpenAIChunkGuard(() => guard.streamFilter() as StreamFilter)
+            : undefined;
           return sendEvents(
             reply,
             openAITarget

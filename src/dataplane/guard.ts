@@ -110,6 +110,14 @@ export function createRequestGuard(
     },
     outputActive: outputDetectors || vault !== undefined,
     inspectAnswer(format, body) {
+      // Log probabilities repeat the answer token by token, outside the texts inspected.
+      if (outputDetectors && Array.isArray(body.choices)) {
+        for (const choice of body.choices) {
+          if (typeof choice === 'object' && choice !== null && 'logprobs' in choice) {
+            (choice as Record<string, unknown>).logprobs = null;
+          }
+        }
+      }
       const slots = answerTexts(format, body);
       if (outputDetectors) inspect(slots, 'output');
       if (vault && vault.size > 0) for (const slot of slots) slot.set(vault.restore(slot.get()));

@@ -20,37 +20,84 @@ function reason(chunk: { blockedBy?: { detector: string; category: string } }): 
   return `The answer was blocked by the workspace's ${by.detector} guardrail (${by.category}).`;
 }
 
-/** chat.completion.chunk objects (OpenAI clients). */
-export function createOpenAIChunkGuard(filter: StreamFilter): (chunk: Json) => Guarded<Json> {
+/**
+ * chat.completion.chunk objects (OpenAI clients). Every choice (`n` > 1) and every tool call's
+ * arguments get their own filter, so interleaved streams never hide a value from the check.
+ * Log probabilities repeat the text token by token, so they are dropped while output guardrails
+ * are on.
+ */
+export function createOpenAIChunkGuard(newFilter: () => StreamFilter): (chunk: Json) => Guarded<Json> {
+  const filters = new Map<string, StreamFilter>();
+  const filterFor = (key: string): StreamFilter => {
+    let f = filters.get(key);
+    if (!f) {
+      f = newFilter();
+      filters.set(key, f);
+    }
+    return f;
+  };
   return (chunk) => {
     const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
-    const choice = choices[0];
-    if (!isObject(choice)) return { events: [chunk], blocked: false };
-    const delta = isObject(choice.delta) ? choice.delta : undefined;
-    const events: Json[] = [];
-    if (delta && typeof delta.content === 'string' && delta.content.length > 0) {
-      const out = filter.push(delta.content);
-      if (out.blocked) return { events, blocked: true, reason: reason(out) };
-      delta.content = out.text;
-    }
-    if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-      // The answer is complete: whatever the filter still holds is checked and sent with this
-      // chunk's own text, in order, before the finish reason.
-      const rest = filter.end();
-      if (rest.blocked) return { events, blocked: true, reason: reason(rest) };
-      if (rest.text.length > 0) {
-        if (delta) delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${rest.text}`;
-        else choice.delta = { content: rest.text };
+    let keep = choices.length === 0;
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      const c = String(choice.index ?? 0);
+      if ('logprobs' in choice) choice.logprobs = null;
+      let delta = isObject(choice.delta) ? choice.delta : undefined;
+      if (delta && typeof delta.content === 'string' && delta.content.length > 0) {
+        const out = filterFor(`${c}:content`).push(delta.content);
+        if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+        delta.content = out.text;
       }
+      const calls = delta && Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
+      for (const call of calls) {
+        if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string')
+          continue;
+        const out = filterFor(`${c}:tool:${String(call.index ?? 0)}`).push(call.function.arguments);
+        if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+        call.function.arguments = out.text;
+      }
+      if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+        // This choice is complete: what its filters still hold is checked and sent, in order,
+        // before the finish reason.
+        for (const [key, filter] of filters) {
+          if (!key.startsWith(`${c}:`)) continue;
+          filters.delete(key);
+          const rest = filter.end();
+          if (rest.blocked) return { events: [], blocked: true, reason: reason(rest) };
+          if (rest.text.length === 0) continue;
+          delta ??= choice.delta = {};
+          if (key.endsWith(':content')) {
+            delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${rest.text}`;
+          } else {
+            const index = Number(key.slice(key.lastIndexOf(':') + 1));
+            const list = (
+              Array.isArray(delta.tool_calls) ? delta.tool_calls : (delta.tool_calls = [])
+            ) as Json[];
+            const existing = list.find((t) => isObject(t) && t.index === index && isObject(t.function));
+            if (existing && isObject(existing.function)) {
+              existing.function.arguments = `${typeof existing.function.arguments === 'string' ? existing.function.arguments : ''}${rest.text}`;
+            } else list.push({ index, function: { arguments: rest.text } });
+          }
+        }
+      }
+      const emptyDelta =
+        delta === undefined ||
+        Object.entries(delta).every(
+          ([k, v]) =>
+            (k === 'content' && (v === '' || v === null)) ||
+            (k === 'tool_calls' &&
+              Array.isArray(v) &&
+              v.every(
+                (t) =>
+                  isObject(t) &&
+                  t.id === undefined &&
+                  (!isObject(t.function) || (t.function.name === undefined && t.function.arguments === '')),
+              )),
+        );
+      if (!emptyDelta || (choice.finish_reason !== null && choice.finish_reason !== undefined)) keep = true;
     }
-    const empty =
-      delta !== undefined &&
-      delta.content === '' &&
-      Object.keys(delta).every((k) => k === 'content') &&
-      (choice.finish_reason === null || choice.finish_reason === undefined) &&
-      !chunk.usage;
-    if (!empty) events.push(chunk);
-    return { events, blocked: false };
+    return { events: keep || chunk.usage ? [chunk] : [], blocked: false };
   };
 }
 

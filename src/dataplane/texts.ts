@@ -65,6 +65,21 @@ function anthropicContent(holder: Json, key: string, role: SlotRole, out: TextSl
 
 export type Format = 'chat' | 'messages' | 'embeddings' | 'responses';
 
+/** An object field inspected as its JSON text (tool inputs); a rewrite that breaks JSON keeps a redacted string. */
+function jsonSlot(holder: Json, key: string, out: TextSlot[]): void {
+  out.push({
+    role: 'assistant',
+    get: () => JSON.stringify(holder[key]),
+    set: (text) => {
+      try {
+        holder[key] = JSON.parse(text);
+      } catch {
+        holder[key] = { redacted: text };
+      }
+    },
+  });
+}
+
 /** The prompt texts of a request body, which is modified in place through the slots. */
 export function requestTexts(format: Format, body: Json): TextSlot[] {
   const out: TextSlot[] = [];
@@ -115,13 +130,16 @@ export function answerTexts(format: Format, body: Json): TextSlot[] {
     for (const choice of Array.isArray(body.choices) ? body.choices : []) {
       if (!isObject(choice) || !isObject(choice.message)) continue;
       field(choice.message, 'content', 'assistant', out);
+      field(choice.message, 'refusal', 'assistant', out);
       for (const call of Array.isArray(choice.message.tool_calls) ? choice.message.tool_calls : []) {
         if (isObject(call) && isObject(call.function)) field(call.function, 'arguments', 'assistant', out);
       }
     }
   } else if (format === 'messages') {
     for (const block of Array.isArray(body.content) ? body.content : []) {
-      if (isObject(block) && block.type === 'text') field(block, 'text', 'assistant', out);
+      if (!isObject(block)) continue;
+      if (block.type === 'text') field(block, 'text', 'assistant', out);
+      else if (block.type === 'tool_use' && isObject(block.input)) jsonSlot(block, 'input', out);
     }
   } else if (format === 'responses') {
     for (const item of Array.isArray(body.output) ? body.output : []) {
