@@ -66,14 +66,16 @@ export function createOpenAIChunkGuard(newFilter: () => StreamFilter): (chunk: J
           const rest = filter.end();
           if (rest.blocked) return { events: [], blocked: true, reason: reason(rest) };
           if (rest.text.length === 0) continue;
-          delta ??= choice.delta = {};
+          if (delta === undefined) {
+            delta = {};
+            choice.delta = delta;
+          }
           if (key.endsWith(':content')) {
             delta.content = `${typeof delta.content === 'string' ? delta.content : ''}${rest.text}`;
           } else {
             const index = Number(key.slice(key.lastIndexOf(':') + 1));
-            const list = (
-              Array.isArray(delta.tool_calls) ? delta.tool_calls : (delta.tool_calls = [])
-            ) as Json[];
+            if (!Array.isArray(delta.tool_calls)) delta.tool_calls = [];
+            const list = delta.tool_calls as Json[];
             const existing = list.find((t) => isObject(t) && t.index === index && isObject(t.function));
             if (existing && isObject(existing.function)) {
               existing.function.arguments = `${typeof existing.function.arguments === 'string' ? existing.function.arguments : ''}${rest.text}`;
