@@ -4,8 +4,10 @@
  * pseudonymisation). Roles matter: prompt-injection scoring applies to what the application did
  * not write itself (user turns, tool results), not to its own system prompt.
  *
- * Only text is collected. Images, audio and token arrays pass through unchanged; tool-call
- * arguments produced by the model are answers and are checked on the way out.
+ * Every string under the fields that carry conversation (messages, system, tools, input,
+ * prediction, prompt variables) is collected, except identifiers, enums and binary payloads: a
+ * field not known here is inspected rather than skipped (fail closed). Images, audio and token
+ * arrays pass through unchanged.
  */
 export type SlotRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -21,17 +23,6 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function field(holder: Json, key: string, role: SlotRole, out: TextSlot[]): void {
-  if (typeof holder[key] !== 'string') return;
-  out.push({
-    role,
-    get: () => holder[key] as string,
-    set: (text) => {
-      holder[key] = text;
-    },
-  });
-}
-
 function roleOf(value: unknown): SlotRole {
   if (value === 'system' || value === 'developer') return 'system';
   if (value === 'assistant') return 'assistant';
@@ -39,116 +30,117 @@ function roleOf(value: unknown): SlotRole {
   return 'user';
 }
 
-/** OpenAI content: a string, or parts of which `text` / `input_text` / `output_text` carry text. */
-function openAIContent(holder: Json, key: string, role: SlotRole, out: TextSlot[]): void {
-  const content = holder[key];
-  if (typeof content === 'string') field(holder, key, role, out);
-  else if (Array.isArray(content)) {
-    for (const part of content) if (isObject(part)) field(part, 'text', role, out);
-  }
-}
-
-/** Anthropic content: a string, or blocks: text, and tool_result whose content nests again. */
-function anthropicContent(holder: Json, key: string, role: SlotRole, out: TextSlot[]): void {
-  const content = holder[key];
-  if (typeof content === 'string') {
-    field(holder, key, role, out);
-    return;
-  }
-  if (!Array.isArray(content)) return;
-  for (const block of content) {
-    if (!isObject(block)) continue;
-    if (block.type === 'text') field(block, 'text', role, out);
-    else if (block.type === 'tool_result') anthropicContent(block, 'content', 'tool', out);
-  }
-}
-
 export type Format = 'chat' | 'messages' | 'embeddings' | 'responses';
 
-/** An object field inspected as its JSON text (tool inputs); a rewrite that breaks JSON keeps a redacted string. */
-function jsonSlot(holder: Json, key: string, out: TextSlot[]): void {
-  out.push({
-    role: 'assistant',
-    get: () => JSON.stringify(holder[key]),
-    set: (text) => {
-      try {
-        holder[key] = JSON.parse(text);
-      } catch {
-        holder[key] = { redacted: text };
-      }
-    },
-  });
+/**
+ * Keys whose string values are never text: identifiers, enums, and binary payloads (base64 images,
+ * audio, files, thinking signatures). Everything else under a walked field is inspected, so a
+ * field this code does not know about (a new content type, a tool description, a message `name`)
+ * is covered rather than skipped.
+ */
+const NOT_TEXT = new Set([
+  'type',
+  'role',
+  'id',
+  'tool_call_id',
+  'tool_use_id',
+  'call_id',
+  'media_type',
+  'detail',
+  'format',
+  'data',
+  'file_data',
+  'file_id',
+  'signature',
+  'cache_control',
+  'status',
+  'model',
+]);
+
+function isBinaryUrl(key: string, value: string): boolean {
+  return (key === 'url' || key === 'image_url') && value.startsWith('data:');
+}
+
+/** Every text string under `value`, as slots that rewrite it in place. */
+function walk(
+  holder: Json | unknown[],
+  key: string | number,
+  role: SlotRole,
+  out: TextSlot[],
+  depth = 0,
+): void {
+  if (depth > 64) return;
+  const value = (holder as Record<string | number, unknown>)[key];
+  if (typeof value === 'string') {
+    if (value.length === 0 || (typeof key === 'string' && isBinaryUrl(key, value))) return;
+    out.push({
+      role,
+      get: () => (holder as Record<string | number, unknown>)[key] as string,
+      set: (text) => {
+        (holder as Record<string | number, unknown>)[key] = text;
+      },
+    });
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) walk(value, i, role, out, depth + 1);
+  } else if (isObject(value)) {
+    for (const k of Object.keys(value)) {
+      // A plain-text document source carries its text in `data` (elsewhere `data` is base64).
+      if ((NOT_TEXT.has(k) && !(k === 'data' && value.type === 'text')) || k === 'input_audio') continue;
+      // Results of tools and quoted documents are third-party text: scored as tool output.
+      const inner =
+        value.type === 'tool_result' || value.type === 'document' || value.type === 'function_call_output'
+          ? 'tool'
+          : role;
+      walk(value, k, inner, out, depth + 1);
+    }
+  }
 }
 
 /** The prompt texts of a request body, which is modified in place through the slots. */
 export function requestTexts(format: Format, body: Json): TextSlot[] {
   const out: TextSlot[] = [];
-  if (format === 'chat') {
-    for (const m of Array.isArray(body.messages) ? body.messages : []) {
-      if (isObject(m)) openAIContent(m, 'content', roleOf(m.role), out);
-    }
-  } else if (format === 'messages') {
-    anthropicContent(body, 'system', 'system', out);
-    for (const m of Array.isArray(body.messages) ? body.messages : []) {
-      if (isObject(m)) anthropicContent(m, 'content', roleOf(m.role), out);
-    }
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  if (format === 'chat' || format === 'messages') {
+    if (format === 'messages') walk(body, 'system', 'system', out);
+    messages.forEach((m, i) => {
+      if (isObject(m)) walk(messages, i, roleOf(m.role), out);
+    });
+    // Tool definitions and predicted output are written by the application, not by a user.
+    walk(body, 'tools', 'system', out);
+    if (format === 'chat') walk(body, 'prediction', 'assistant', out);
   } else if (format === 'embeddings') {
-    const input = body.input;
-    if (typeof input === 'string') field(body, 'input', 'user', out);
-    else if (Array.isArray(input)) {
-      input.forEach((item, i) => {
-        if (typeof item === 'string') {
-          out.push({
-            role: 'user',
-            get: () => input[i] as string,
-            set: (text) => {
-              input[i] = text;
-            },
-          });
-        }
-      });
-    }
+    walk(body, 'input', 'user', out);
   } else {
-    field(body, 'instructions', 'system', out);
+    walk(body, 'instructions', 'system', out);
+    walk(body, 'tools', 'system', out);
     const input = body.input;
-    if (typeof input === 'string') field(body, 'input', 'user', out);
-    else if (Array.isArray(input)) {
-      for (const item of input) {
-        if (!isObject(item)) continue;
-        if (item.type === 'function_call_output') field(item, 'output', 'tool', out);
-        else openAIContent(item, 'content', roleOf(item.role), out);
-      }
-    }
+    if (Array.isArray(input)) {
+      input.forEach((item, i) => {
+        if (!isObject(item)) return;
+        const role =
+          item.type === 'function_call_output'
+            ? 'tool'
+            : item.type === 'function_call'
+              ? 'assistant'
+              : roleOf(item.role);
+        walk(input, i, role, out);
+      });
+    } else walk(body, 'input', 'user', out);
+    if (isObject(body.prompt)) walk(body.prompt, 'variables', 'user', out);
   }
   return out;
 }
 
-/** The answer texts of a non-streaming response in the client's format. */
+/** The answer texts of a non-streaming response in the client's format (everything but ids and enums). */
 export function answerTexts(format: Format, body: Json): TextSlot[] {
   const out: TextSlot[] = [];
   if (format === 'chat') {
-    for (const choice of Array.isArray(body.choices) ? body.choices : []) {
-      if (!isObject(choice) || !isObject(choice.message)) continue;
-      field(choice.message, 'content', 'assistant', out);
-      field(choice.message, 'refusal', 'assistant', out);
-      for (const call of Array.isArray(choice.message.tool_calls) ? choice.message.tool_calls : []) {
-        if (isObject(call) && isObject(call.function)) field(call.function, 'arguments', 'assistant', out);
-      }
-    }
+    const choices = Array.isArray(body.choices) ? body.choices : [];
+    for (const choice of choices) if (isObject(choice)) walk(choice, 'message', 'assistant', out);
   } else if (format === 'messages') {
-    for (const block of Array.isArray(body.content) ? body.content : []) {
-      if (!isObject(block)) continue;
-      if (block.type === 'text') field(block, 'text', 'assistant', out);
-      else if (block.type === 'tool_use' && isObject(block.input)) jsonSlot(block, 'input', out);
-    }
+    walk(body, 'content', 'assistant', out);
   } else if (format === 'responses') {
-    for (const item of Array.isArray(body.output) ? body.output : []) {
-      if (!isObject(item)) continue;
-      for (const part of Array.isArray(item.content) ? item.content : []) {
-        if (isObject(part)) field(part, 'text', 'assistant', out);
-      }
-      field(item, 'arguments', 'assistant', out);
-    }
+    walk(body, 'output', 'assistant', out);
   }
   return out;
 }

@@ -52,6 +52,57 @@ describe('guardrails through the gateway', () => {
     assert.match(dp.logs.text(), /"event":"guardrail".*"detector":"secrets".*"github-pat":1/);
   });
 
+  it('inspects every text field of a request, not only message content', async () => {
+    const secret = token();
+    await dp.openai().chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: 'hi', name: `user-${secret}` },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            { id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ t: secret }) } },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: `result ${secret}` }] },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'f', description: `uses ${secret}`, parameters: { type: 'object' } },
+        },
+      ],
+    });
+    await dp.anthropic().messages.create({
+      model: 'claude-haiku-4-5',
+      max_tokens: 20,
+      system: [{ type: 'text', text: `system ${secret}` }],
+      tools: [{ name: 'g', description: `tool ${secret}`, input_schema: { type: 'object' } }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            {
+              type: 'document',
+              source: { type: 'text', media_type: 'text/plain', data: `body ${secret}` },
+              title: `doc ${secret}`,
+            },
+          ],
+        },
+      ],
+    });
+    await dp.openai().responses.create({
+      model: 'gpt-4o-mini',
+      input: [
+        { type: 'function_call', call_id: 'c2', name: 'f', arguments: JSON.stringify({ t: secret }) },
+        { type: 'function_call_output', call_id: 'c2', output: `out ${secret}` },
+      ],
+    });
+    assert.equal(dp.mock.requests.length, 3);
+    assert.ok(!upstreamText().includes(secret), upstreamText());
+  });
+
   it('blocks a high-confidence injection in a user turn or a tool result, and never calls the provider', async () => {
     await assert.rejects(
       dp
