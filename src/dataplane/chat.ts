@@ -9,7 +9,7 @@ import { OPENAI_SSE_DONE, openAISSE, openAIStreamError } from '../providers/tran
 import { AnthropicToOpenAIStream } from '../providers/translate/stream-anthropic-to-openai.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { readJsonAnswer } from './answer.ts';
-import { type Caller, type DataPlaneDeps, isAbort } from './context.ts';
+import { type Caller, type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { createOpenAIChunkGuard } from './stream-guard.ts';
@@ -113,6 +113,7 @@ async function* relayOpenAI(
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
   let status = CLIENT_CLOSED;
+  const relayed = relayedText();
   try {
     let done = false;
     for await (const batch of readSse(result.body)) {
@@ -125,6 +126,7 @@ async function* relayOpenAI(
         // Every event is parsed: a provider's broken JSON must end as an error event the SDK
         // understands, not as a parse failure inside the client.
         const chunk = parseEventJson(event.data) as { usage?: unknown; choices?: unknown[] } | null;
+        relayed.add(chunk?.choices);
         if (chunk?.usage) {
           usage = usageFromOpenAI(chunk.usage);
           // The usage-only chunk asked for on the client's behalf is not theirs to see.
@@ -153,7 +155,7 @@ async function* relayOpenAI(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(usage, status);
+    record(relayed.usage(usage, status), status);
   }
 }
 
@@ -170,11 +172,14 @@ async function* relayAnthropicAsOpenAI(
     includeUsage: clientWantsUsage,
   });
   let status = CLIENT_CLOSED;
+  const relayed = relayedText();
   try {
     for await (const batch of readSse(result.body)) {
       let out = '';
       for (const event of batch) {
-        for (const chunk of translator.push(parseEventJson(event.data) as AnthropicStreamEvent)) {
+        const parsed = parseEventJson(event.data) as AnthropicStreamEvent;
+        relayed.add(parsed);
+        for (const chunk of translator.push(parsed)) {
           if (!check) {
             out += openAISSE(chunk);
             continue;
@@ -200,7 +205,7 @@ async function* relayAnthropicAsOpenAI(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(translator.usage ?? emptyUsage(), status);
+    record(relayed.usage(translator.usage ?? emptyUsage(), status), status);
   }
 }
 

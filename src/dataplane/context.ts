@@ -147,3 +147,38 @@ export function isAbort(err: unknown): boolean {
   const e = err as { name?: unknown; code?: unknown } | null;
   return e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED' || e?.code === 'ABORT_ERR';
 }
+
+const TEXT_KEYS = new Set(['content', 'text', 'partial_json', 'arguments', 'thinking', 'refusal', 'delta']);
+
+/**
+ * Counts the answer text relayed to the client, so a call that ends early (client abort, broken
+ * stream) is charged for what it delivered: the provider's final usage never arrives then, and
+ * charging only the input would let a client read almost a whole answer, abort, and repeat past
+ * any budget (found in review). Tokens are estimated as characters / 4.
+ */
+export interface RelayedText {
+  add(event: unknown): void;
+  /** The usage to settle with: the provider's when complete, else at least what was relayed. */
+  usage(reported: TokenUsage | undefined, status: number): TokenUsage | undefined;
+}
+
+export function relayedText(): RelayedText {
+  let chars = 0;
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > 8 || typeof value !== 'object' || value === null) return;
+    for (const [k, v] of Object.entries(value)) {
+      if (typeof v === 'string') {
+        if (TEXT_KEYS.has(k)) chars += v.length;
+      } else walk(v, depth + 1);
+    }
+  };
+  return {
+    add: (event) => walk(event, 0),
+    usage(reported, status) {
+      if (status === 200) return reported;
+      const output = Math.ceil(chars / 4);
+      if (!reported) return { inputTokens: 0, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0 };
+      return { ...reported, outputTokens: Math.max(reported.outputTokens, output) };
+    },
+  };
+}

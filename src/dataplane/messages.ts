@@ -10,7 +10,7 @@ import { OpenAIToAnthropicStream } from '../providers/translate/stream-openai-to
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
-import { type DataPlaneDeps, isAbort } from './context.ts';
+import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { createAnthropicEventGuard } from './stream-guard.ts';
@@ -103,6 +103,7 @@ async function* relayAnthropic(
   check?: EventGuard,
 ): AsyncGenerator<string> {
   let input = 0;
+  const relayed = relayedText();
   let output = 0;
   let status = CLIENT_CLOSED;
   try {
@@ -114,6 +115,7 @@ async function* relayAnthropic(
           message?: { usage?: unknown };
           usage?: unknown;
         } | null;
+        relayed.add(parsed);
         if (event.event === 'message_start' || event.event === 'message_delta') {
           const usage = usageFromAnthropic(parsed?.message?.usage ?? parsed?.usage);
           if (event.event === 'message_start') input = usage.inputTokens;
@@ -142,7 +144,13 @@ async function* relayAnthropic(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record({ inputTokens: input, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0 }, status);
+    record(
+      relayed.usage(
+        { inputTokens: input, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0 },
+        status,
+      ),
+      status,
+    );
   }
 }
 
@@ -159,6 +167,7 @@ async function* relayOpenAIAsAnthropic(
     return { out };
   };
   const translator = new OpenAIToAnthropicStream();
+  const relayed = relayedText();
   let status = CLIENT_CLOSED;
   try {
     let sawDone = false;
@@ -176,7 +185,9 @@ async function* relayOpenAIAsAnthropic(
           }
           continue;
         }
-        const g = emit(translator.push(parseEventJson(event.data)));
+        const parsed = parseEventJson(event.data) as { choices?: unknown } | null;
+        relayed.add(parsed?.choices);
+        const g = emit(translator.push(parsed));
         out += g.out;
         if (g.stopped) {
           status = GUARDRAIL_STOPPED;
@@ -201,6 +212,6 @@ async function* relayOpenAIAsAnthropic(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(translator.usage, status);
+    record(relayed.usage(translator.usage, status), status);
   }
 }

@@ -6,7 +6,7 @@ import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
-import { type DataPlaneDeps, isAbort } from './context.ts';
+import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { createResponsesEventGuard } from './stream-guard.ts';
@@ -110,12 +110,18 @@ async function* relayResponses(
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
   let status = CLIENT_CLOSED;
+  const relayed = relayedText();
   try {
     let ended = false;
     for await (const batch of readSse(result.body)) {
       let out = '';
       for (const event of batch) {
         const parsed = parseEventJson(event.data) as { type?: string; response?: { usage?: unknown } } | null;
+        if (
+          parsed?.type === 'response.output_text.delta' ||
+          parsed?.type === 'response.function_call_arguments.delta'
+        )
+          relayed.add(parsed);
         const name = event.event ?? parsed?.type;
         if (name !== undefined && TERMINAL.has(name)) {
           ended = true;
@@ -142,7 +148,7 @@ async function* relayResponses(
     status = 502;
     yield responsesError('upstream_error', 'The provider stream failed before the answer was complete.');
   } finally {
-    record(usage, status);
+    record(relayed.usage(usage, status), status);
   }
 }
 

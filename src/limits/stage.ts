@@ -310,10 +310,9 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     let settled: Promise<void> | undefined;
     const settle = async (usage: TokenUsage | undefined, status: number, target?: PriceTarget) => {
       // The provider was reached but the answer did not complete (client abort, failed stream):
-      // its final usage never arrived, and the provider may have billed the whole answer anyway.
-      // The full reservation is kept, so aborting a stream just before its end cannot be used to
-      // spend past a budget (found in review).
-      const reservedOutput = Math.max(0, plan.tokensReserved - inputTokens);
+      // its final usage never arrived. The input estimate is kept, and the output is what the
+      // relays counted as delivered (src/dataplane/context.ts relayedText), so what was not used
+      // is refunded and aborting a stream near its end does not make it free.
       const incomplete = target !== undefined && status !== 200;
       const reported: TokenUsage = usage ?? {
         inputTokens: target ? inputTokens : 0,
@@ -322,11 +321,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
         cacheWriteTokens: 0,
       };
       const used: TokenUsage = incomplete
-        ? {
-            ...reported,
-            inputTokens: Math.max(reported.inputTokens, inputTokens),
-            outputTokens: Math.max(reported.outputTokens, reservedOutput),
-          }
+        ? { ...reported, inputTokens: Math.max(reported.inputTokens, inputTokens) }
         : reported;
       let cost = 0;
       const r = target ? (rates?.get(target) ?? (await rateOf(call, target))) : undefined;
