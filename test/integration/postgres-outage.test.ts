@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import pino from 'pino';
 import { type Config, ConfigSchema } from '../../src/config/schema.ts';
 import { isStoreUnavailableError, openStore, StoreUnavailableError } from '../../src/store/open.ts';
+import { CuttableProxy } from '../helpers/proxy.ts';
 
 /**
  * PostgreSQL reachability: opening fails fast and clearly, and a database lost at runtime makes
@@ -93,44 +94,6 @@ describe('opening an unreachable PostgreSQL', () => {
     }
   });
 });
-
-/** A TCP proxy to the real server that the test can cut (refusing new connections) and restore. */
-class CuttableProxy {
-  readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  port = 0;
-
-  constructor(target: { host: string; port: number }) {
-    this.#target = target;
-  }
-
-  async up(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.#target.port, this.#target.host);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    server.listen(this.port, '127.0.0.1');
-    await once(server, 'listening');
-    this.port = (server.address() as AddressInfo).port;
-    this.#server = server;
-  }
-
-  async down(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    if (server) {
-      server.close();
-      await once(server, 'close');
-    }
-  }
-}
 
 describe('PostgreSQL lost at runtime', { skip: !pgUrl && 'TEST_DATABASE_URL is not set' }, () => {
   test('ping fails as unavailable while the database is gone and succeeds when it returns', async () => {
