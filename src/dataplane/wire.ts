@@ -107,7 +107,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     logger,
     onChange: (workspaceId) => router.invalidate(workspaceId),
   });
-  const preflight = createPreflight({ store, clock });
+  const preflight = createPreflight();
   const breakers = createCircuitBreakers({
     failures: config.upstream.breakerFailures,
     cooldownMs: config.upstream.breakerCooldownMs,

@@ -1,6 +1,4 @@
-import type { Clock } from '../clock.ts';
 import type { KeyPrincipal } from '../keys/types.ts';
-import type { Store } from '../store/types.ts';
 import { originAllowed } from './authorize.ts';
 
 /**
@@ -9,10 +7,7 @@ import { originAllowed } from './authorize.ts';
  * Actual requests: `corsHeadersFor(principal, origin)` after authentication. A key without an
  * allowlist gets no CORS headers at all, so a browser page can never read its responses.
  *
- * Preflights (OPTIONS) carry no credentials, so the key is not known yet. `createPreflight`
- * answers them for an origin that at least one active key allows (the union of all allowlists,
- * cached for a few seconds); the real request is then checked against its own key's list and
- * refused with origin_not_allowed (without CORS headers) if that key does not allow the origin.
+ * Preflights (OPTIONS) carry no credentials, so the key is not known yet: see createPreflight.
  */
 
 const EXPOSED = 'x-request-id, retry-after, x-ratelimit-limit-requests, x-ratelimit-remaining-requests';
@@ -40,36 +35,19 @@ export interface Preflight {
   invalidate(): void;
 }
 
-export function createPreflight(opts: { store: Store; clock: Clock; ttlMs?: number }): Preflight {
-  const ttlMs = opts.ttlMs ?? 5000;
-  let known: { at: number; origins: Set<string> } | undefined;
-  let loading: Promise<Set<string>> | undefined;
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/;
 
-  async function load(): Promise<Set<string>> {
-    const rows = await opts.store.db
-      .selectFrom('api_keys')
-      .select('allow_origins')
-      .where('allow_origins', '!=', '[]')
-      .where('revoked_at', 'is', null)
-      .where('deleted_at', 'is', null)
-      .execute();
-    const origins = new Set<string>();
-    for (const r of rows) for (const o of JSON.parse(r.allow_origins) as string[]) origins.add(o);
-    known = { at: opts.clock.now(), origins };
-    return origins;
-  }
-
-  async function origins(): Promise<Set<string>> {
-    if (known && opts.clock.now() - known.at < ttlMs) return known.origins;
-    loading ??= load().finally(() => {
-      loading = undefined;
-    });
-    return loading;
-  }
-
+/**
+ * Preflights carry no key, so they cannot be answered per key. They are answered alike for every
+ * well-formed origin: a preflight only lets the browser send the real request, which is then
+ * checked against its own key (origin_not_allowed, and no CORS headers, when the key does not
+ * allow the origin, so the page cannot read the answer). Answering from the union of all tenants'
+ * allowlists instead would let anyone test which origins some tenant allows (found in review).
+ */
+export function createPreflight(): Preflight {
   return {
     async headersFor(origin, requestHeaders): Promise<Record<string, string>> {
-      if (origin === undefined || !(await origins()).has(origin.toLowerCase())) return {};
+      if (origin === undefined || !ORIGIN.test(origin)) return {};
       // SDKs add their own headers (x-stainless-*…); echoing a well-formed request list lets them
       // through. Headers grant nothing here: the key decides.
       const echo = requestHeaders !== undefined && HEADER_LIST.test(requestHeaders);
@@ -81,8 +59,6 @@ export function createPreflight(opts: { store: Store; clock: Clock; ttlMs?: numb
         vary: 'Origin',
       };
     },
-    invalidate() {
-      known = undefined;
-    },
+    invalidate() {},
   };
 }

@@ -11,7 +11,6 @@ import { loadPepper } from '../../src/keys/hash.ts';
 import { createKeyRepository, type KeyRepository } from '../../src/keys/repository.ts';
 import { createKeyVerifier, type KeyVerifier } from '../../src/keys/verify.ts';
 import { createAuthenticator } from '../../src/pipeline/authenticate.ts';
-import { createPreflight } from '../../src/pipeline/cors.ts';
 import { parseMasterKeys } from '../../src/secrets/master-key.ts';
 import { createVault } from '../../src/secrets/vault.ts';
 import { isStoreUnavailableError } from '../../src/store/open.ts';
@@ -270,13 +269,6 @@ for (const d of dialects) {
       assert.deepEqual(p.limits, { tpm: 1000 });
       await assert.rejects(env.repo.update(record.id, { scopes: ['root'] }), KeyError);
       await assert.rejects(env.repo.update(record.id, { allowIps: ['10.0.0.0/33'] }), KeyError);
-      // The preflight index knows the new origin.
-      const preflight = createPreflight({ store: env.store, clock: env.clock });
-      assert.equal(
-        (await preflight.headersFor('https://app.example.com'))['access-control-allow-origin'],
-        'https://app.example.com',
-      );
-      assert.deepEqual(await preflight.headersFor('https://evil.example'), {});
     });
 
     it('soft-deletes: hidden from lists, refused as revoked, the row kept', async () => {

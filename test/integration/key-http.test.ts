@@ -261,3 +261,42 @@ describe('the raw key appears nowhere (HTTP, database file, logs, management out
     assertFilesClean();
   });
 });
+
+describe('CORS', () => {
+  it('answers every preflight alike, and lets only a key with the origin in its allowlist read answers', async () => {
+    const { startDataPlane } = await import('../helpers/dataplane.ts');
+    const dp = await startDataPlane();
+    try {
+      const preflight = (origin: string) =>
+        fetch(`${dp.gateway.url}/v1/chat/completions`, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization, content-type',
+          },
+        });
+      // Nothing about other tenants' allowlists can be learnt from a preflight.
+      for (const origin of ['https://app.example', 'https://nobody-allows-this.example']) {
+        const res = await preflight(origin);
+        assert.equal(res.status, 204);
+        assert.equal(res.headers.get('access-control-allow-origin'), origin);
+      }
+      const browserKey = await dp.newKey({ name: 'browser', allowOrigins: ['https://app.example'] });
+      const call = (key: string, origin: string) =>
+        fetch(`${dp.gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key}`, origin } });
+      const allowed = await call(browserKey, 'https://app.example');
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example');
+      const other = await call(browserKey, 'https://evil.example');
+      assert.equal(other.status, 403);
+      assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'origin_not_allowed');
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+      const serverKey = await call(dp.key, 'https://app.example');
+      assert.equal(serverKey.status, 200, 'a key without an origin allowlist is for servers');
+      assert.equal(serverKey.headers.get('access-control-allow-origin'), null, 'no CORS headers for it');
+    } finally {
+      await dp.close();
+    }
+  });
+});
