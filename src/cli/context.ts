@@ -19,8 +19,12 @@ export interface CommandContext {
   io: CliIo;
   /** Loads and validates the configuration (throws ConfigError listing every problem). */
   loadConfig(): LoadedConfig;
-  /** A logger for commands: JSON lines on stderr so stdout stays machine-readable. */
-  logger(config: LoadedConfig['config']): Logger;
+  /**
+   * A logger for commands: JSON lines on stderr so stdout stays machine-readable. One-shot
+   * commands log warnings and errors only unless a more verbose level than `info` is configured;
+   * `serve` passes `{ quiet: false }` and logs at the configured level.
+   */
+  logger(config: LoadedConfig['config'], options?: { quiet?: boolean }): Logger;
 }
 
 export interface CommandResult {
@@ -58,6 +62,11 @@ export function makeContext(
     env,
     io,
     loadConfig: () => loadConfig({ env, configFile: flags.configFile }),
-    logger: (config) => createLogger(config, { write: (line: string) => io.stderr(line) }),
+    logger: (config, options = {}) => {
+      const quiet = options.quiet !== false && config.log.level === 'info';
+      return createLogger(quiet ? { log: { level: 'warn' } } : config, {
+        write: (line: string) => io.stderr(line),
+      });
+    },
   };
 }

@@ -11,7 +11,7 @@ export const serveCommand: Command = {
   streams finish (up to timeouts.shutdownMs), then the stores are closed.`,
   async run(ctx) {
     const { config } = ctx.loadConfig();
-    const logger = ctx.logger(config);
+    const logger = ctx.logger(config, { quiet: false });
     const gateway = await startGateway({ config, logger });
     const stop = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'stopping');
