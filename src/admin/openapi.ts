@@ -111,6 +111,7 @@ export function buildOpenApi(routes: readonly AdminRoute[]): Record<string, unkn
       { name: 'credentials', description: 'Provider credentials (secrets are write-only).' },
       { name: 'aliases', description: 'Model aliases: a public model name → ordered provider targets.' },
       { name: 'keys', description: 'Portcullis API keys (the raw key is shown once).' },
+      { name: 'limits', description: 'Rate, token and concurrency limits and spend budgets, with usage.' },
     ],
     paths,
     components: {

@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/log.ts';
 import type { AliasRepository } from '../credentials/aliases.ts';
 import type { CredentialRepository } from '../credentials/repository.ts';
 import type { KeyRepository } from '../keys/repository.ts';
+import type { LimitsStage } from '../limits/stage.ts';
 import type { Store } from '../store/types.ts';
 import type { WorkspaceRepository } from '../workspaces/repository.ts';
 import type { Actor, AdminAction, AuthenticateActor } from './auth.ts';
@@ -66,4 +67,6 @@ export interface AdminDeps {
   auditContext(request: FastifyRequest): AuditContext;
   /** Reads for the audit and usage routes. */
   store: Pick<Store, 'db'>;
+  /** The data plane's limit stage: usage views, and forgetting a workspace's cached limits after a change. */
+  limits: Pick<LimitsStage, 'usage' | 'invalidate'>;
 }

@@ -15,6 +15,7 @@ import { type Actor, createAdminAuthenticator, enforce } from './auth.ts';
 import { credentialRoutes } from './credentials.ts';
 import { type AdminResourceName, notFound, toAdminError } from './errors.ts';
 import { keyRoutes } from './keys.ts';
+import { limitRoutes } from './limits.ts';
 import { ADMIN_PREFIX, buildOpenApi } from './openapi.ts';
 import type { AdminDeps, AdminRoute } from './route.ts';
 import { workspaceRoutes } from './workspace.ts';
@@ -30,7 +31,7 @@ import { workspaceRoutes } from './workspace.ts';
 export const OPENAPI_PATH = '/admin/api/openapi.json';
 
 export interface AdminApiOptions {
-  dataPlane: Pick<DataPlane, 'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router'>;
+  dataPlane: Pick<DataPlane, 'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router' | 'limits'>;
   audit: AuditLog;
   store: Store;
   counters: Pick<Counters, 'publish'>;
@@ -61,6 +62,7 @@ export function createAdminApi(opts: AdminApiOptions): AdminDeps {
       onChange: (workspaceId) => dataPlane.router.invalidate(workspaceId),
     }),
     keys: createKeyRepository({ store, clock, pepper: dataPlane.pepper, counters, logger }),
+    limits: dataPlane.limits,
   };
 }
 
@@ -71,6 +73,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     ...aliasRoutes(deps),
     ...keyRoutes(deps),
     ...auditRoutes(deps),
+    ...limitRoutes(deps),
   ];
 }
 
@@ -81,6 +84,7 @@ const RESOURCE_NAMES: Record<string, AdminResourceName> = {
   keys: 'API key',
   audit: 'workspace',
   usage: 'workspace',
+  limits: 'workspace',
 };
 
 export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void {

@@ -9,6 +9,9 @@
 export const AUDIT_ACTIONS = {
   'workspace.created': ['name'],
   'workspace.deleted': ['name'],
+  'workspace.content_logging_enabled': ['name', 'retentionDays'],
+  'workspace.content_logging_disabled': ['name'],
+  'content.purged': ['deleted', 'before'],
   'key.created': [
     'name',
     'environment',

@@ -2,9 +2,9 @@ import { openCounters } from '../counters/open.ts';
 import { loadPepper } from '../keys/hash.ts';
 import { createKeyRepository } from '../keys/repository.ts';
 import type { KeyLimits } from '../keys/types.ts';
-import type { Level } from '../limits/plan.ts';
+import { type ModelLimits, modelLimitsFor, type WorkspaceLimits } from '../limits/model-limits.ts';
 import { createPriceRepository } from '../limits/price-repository.ts';
-import { globalLevel, type UsageRow, usageReport } from '../limits/report.ts';
+import { applicableLevels, globalLevel, type UsageRow, usageReport } from '../limits/report.ts';
 import { dollars } from '../limits/windows.ts';
 import type { Command } from './context.ts';
 import { withLocal } from './local.ts';
@@ -13,7 +13,7 @@ import { optionalFlag, requireFlag, table, UsageError } from './usage.ts';
 /**
  * `portcullis limits set|show` and `portcullis prices set|list` on the local store. Running
  * gateways pick up a workspace's new limits and prices within 5 s (their cache lifetime). The admin
- * API equivalents are still to come.
+ * API has limits too (GET/PUT /admin/api/v1/limits, GET /keys/:id/limits); prices are CLI-only.
  */
 
 function wholeNumber(values: Record<string, unknown>, flag: string): number | undefined {
@@ -35,11 +35,12 @@ function usd(values: Record<string, unknown>, flag: string, required = false): n
 export const limitsSetCommand: Command = {
   name: ['limits', 'set'],
   summary:
-    "Set a workspace's limits and spend budget (given fields change, others stay; --clear removes all).",
+    "Set a workspace's limits and spend budget, or with --model its limits for one model (given fields change, others stay; --clear removes all, or that model's).",
   usage:
-    'portcullis limits set --workspace W [--rpm N] [--tpm N] [--concurrency N] [--budget-usd X --budget-window day|week|month|total] [--clear] [--json]',
+    'portcullis limits set --workspace W [--model M] [--rpm N] [--tpm N] [--concurrency N] [--budget-usd X --budget-window day|week|month|total] [--clear] [--json]',
   options: {
     workspace: { type: 'string' },
+    model: { type: 'string' },
     rpm: { type: 'string' },
     tpm: { type: 'string' },
     concurrency: { type: 'string' },
@@ -61,10 +62,29 @@ export const limitsSetCommand: Command = {
       if (budget === undefined) throw new UsageError('--budget-window needs --budget-usd');
       patch.budgetWindow = window as KeyLimits['budgetWindow'];
     }
+    const model = optionalFlag(values, 'model');
+    if (model !== undefined && (patch.concurrency !== undefined || patch.budgetUsd !== undefined))
+      throw new UsageError('a model limit takes only --rpm and --tpm');
+    if (model !== undefined && values.clear !== true && patch.rpm === undefined && patch.tpm === undefined)
+      throw new UsageError('--model needs --rpm and/or --tpm (or --clear)');
     return withLocal(ctx, async ({ workspaces }) => {
       const ws = await workspaces.resolve(workspace);
-      const current = values.clear === true ? {} : await workspaces.getLimits(ws.id);
-      const limits = await workspaces.setLimits(ws.id, { ...current, ...patch });
+      const current = await workspaces.getLimits(ws.id);
+      let next: WorkspaceLimits;
+      if (model === undefined) {
+        next = values.clear === true ? {} : { ...current, ...patch };
+      } else {
+        // fromEntries defines own properties, so a hostile name like `__proto__` reaches validation.
+        const others = Object.entries(current.models ?? {}).filter(([m]) => m !== model);
+        const mine: ModelLimits = { ...modelLimitsFor(current, model) };
+        if (patch.rpm !== undefined) mine.rpm = patch.rpm;
+        if (patch.tpm !== undefined) mine.tpm = patch.tpm;
+        next = {
+          ...current,
+          models: Object.fromEntries(values.clear === true ? others : [...others, [model, mine]]),
+        };
+      }
+      const limits = await workspaces.setLimits(ws.id, next);
       return {
         data: { workspace: ws.id, limits },
         text: `limits of "${ws.name}": ${describeLimits(limits)}`,
@@ -84,7 +104,7 @@ export const limitsShowCommand: Command = {
     if ((workspace === undefined) === (keyId === undefined))
       throw new UsageError('give --workspace or --key');
     return withLocal(ctx, async (local) => {
-      const levels: Level[] = [];
+      let key: { id: string; limits: KeyLimits } | undefined;
       let workspaceId: string;
       if (keyId !== undefined) {
         const keys = createKeyRepository({
@@ -93,17 +113,17 @@ export const limitsShowCommand: Command = {
           pepper: await loadPepper(local),
         });
         const record = await keys.show(keyId);
-        levels.push({ scope: 'key', id: record.id, limits: record.limits });
+        key = { id: record.id, limits: record.limits };
         workspaceId = record.workspaceId;
       } else {
         workspaceId = (await local.workspaces.resolve(workspace ?? '')).id;
       }
-      levels.push({
-        scope: 'workspace',
-        id: workspaceId,
-        limits: await local.workspaces.getLimits(workspaceId),
+      const levels = applicableLevels({
+        key,
+        workspaceId,
+        workspaceLimits: await local.workspaces.getLimits(workspaceId),
+        global: globalLevel(local.config),
       });
-      levels.push(globalLevel(local.config));
       const counters = await openCounters({ config: local.config, logger: local.logger, clock: local.clock });
       let rows: UsageRow[];
       try {
@@ -122,7 +142,7 @@ export const limitsShowCommand: Command = {
               ['SCOPE', 'ID', 'LIMIT', 'USED', 'MAX', 'WINDOW', 'RESETS'],
               rows.map((r) => [
                 r.scope,
-                r.id || '-',
+                r.model ?? (r.id || '-'),
                 r.limit,
                 r.limit === 'budget' ? dollars(r.used) : String(r.used),
                 r.limit === 'budget' ? dollars(r.max) : String(r.max),
@@ -198,12 +218,16 @@ export const pricesListCommand: Command = {
   },
 };
 
-function describeLimits(l: KeyLimits): string {
+function describeLimits(l: WorkspaceLimits): string {
   const parts: string[] = [];
   if (l.rpm !== undefined) parts.push(`${l.rpm} requests/min`);
   if (l.tpm !== undefined) parts.push(`${l.tpm} tokens/min`);
   if (l.concurrency !== undefined) parts.push(`${l.concurrency} in flight`);
   if (l.budgetUsd !== undefined) parts.push(`$${l.budgetUsd} per ${l.budgetWindow ?? 'month'}`);
+  for (const [model, m] of Object.entries(l.models ?? {})) {
+    const own = [m.rpm && `${m.rpm} requests/min`, m.tpm && `${m.tpm} tokens/min`].filter(Boolean);
+    parts.push(`${model}: ${own.join(' and ')}`);
+  }
   return parts.length === 0 ? 'none' : parts.join(', ');
 }
 

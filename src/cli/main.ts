@@ -3,6 +3,7 @@ import { ConfigError } from '../config/load.ts';
 import { ALIAS_COMMANDS } from './aliases.ts';
 import { AUDIT_COMMANDS } from './audit.ts';
 import { configCheckCommand } from './config-check.ts';
+import { CONTENT_COMMANDS } from './content.ts';
 import { type CliIo, type Command, makeContext } from './context.ts';
 import { CREDENTIAL_COMMANDS } from './credentials.ts';
 import { guardrailsSetCommand, guardrailsShowCommand } from './guardrails.ts';
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   guardrailsSetCommand,
   guardrailsShowCommand,
   ...AUDIT_COMMANDS,
+  ...CONTENT_COMMANDS,
   usageReportCommand,
   versionCommand,
 ];

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
-import { decodeState, encodeState, evaluateRate } from './gcra.ts';
-import type { Counters, RateResult, RateSpec, ReserveResult, ReserveSpec } from './types.ts';
-import { checkAdd, checkKey, checkRateSpecs, checkReserveSpecs } from './validate.ts';
+import { decodeState, encodeState, evaluateRate, type GcraState } from './gcra.ts';
+import type { AdmitResult, Counters, RateResult, RateSpec, ReserveResult, ReserveSpec } from './types.ts';
+import { checkAdd, checkAdmitSpecs, checkKey, checkRateSpecs, checkReserveSpecs } from './validate.ts';
 
 /**
  * In-process counters for a single instance. Every method runs to completion synchronously inside
@@ -90,6 +90,33 @@ export function createMemoryCounters({ clock, logger }: MemoryCountersOptions): 
     return entry.value;
   }
 
+  function gcraReader(now: number): (key: string) => GcraState | undefined {
+    return (key) => {
+      const value = live(key, now)?.value;
+      return typeof value === 'string' ? decodeState(value) : undefined;
+    };
+  }
+
+  /** Stores GCRA states; each lives until its bucket is full again. */
+  function writeRates(writes: Map<string, GcraState>, now: number): void {
+    for (const [key, state] of writes) {
+      const ttl = state.q - now + (state.r > 0 ? 1 : 0);
+      if (ttl > 0) entries.set(key, { value: encodeState(state), expiresAt: now + ttl });
+      else entries.delete(key);
+    }
+  }
+
+  /** Index of the first reservation without room (the same key twice counts twice), or undefined. */
+  function firstRefusal(specs: readonly ReserveSpec[], now: number): number | undefined {
+    const working = new Map<string, number>();
+    for (const [i, spec] of specs.entries()) {
+      const current = working.get(spec.key) ?? numberAt(spec.key, now);
+      if (current + spec.amount > spec.limit) return i;
+      working.set(spec.key, current + spec.amount);
+    }
+    return undefined;
+  }
+
   return {
     kind: 'memory',
 
@@ -98,34 +125,43 @@ export function createMemoryCounters({ clock, logger }: MemoryCountersOptions): 
     async rate(specs: RateSpec[]): Promise<RateResult> {
       checkRateSpecs(specs);
       const now = begin();
-      const { result, writes } = evaluateRate(
-        (key) => {
-          const value = live(key, now)?.value;
-          return typeof value === 'string' ? decodeState(value) : undefined;
-        },
-        now,
-        specs,
-      );
-      for (const [key, state] of writes) {
-        const ttl = state.q - now + (state.r > 0 ? 1 : 0);
-        if (ttl > 0) entries.set(key, { value: encodeState(state), expiresAt: now + ttl });
-        else entries.delete(key);
-      }
+      const { result, writes } = evaluateRate(gcraReader(now), now, specs);
+      writeRates(writes, now);
       return result;
     },
 
     async reserve(specs: ReserveSpec[]): Promise<ReserveResult> {
       checkReserveSpecs(specs);
       const now = begin();
-      const working = new Map<string, number>();
-      for (const [i, spec] of specs.entries()) {
-        const current = working.get(spec.key) ?? numberAt(spec.key, now);
-        if (current + spec.amount > spec.limit) {
-          return { ok: false, values: specs.map((s) => numberAt(s.key, now)), refusedIndex: i };
-        }
-        working.set(spec.key, current + spec.amount);
+      const refusedIndex = firstRefusal(specs, now);
+      if (refusedIndex !== undefined) {
+        return { ok: false, values: specs.map((s) => numberAt(s.key, now)), refusedIndex };
       }
       return { ok: true, values: specs.map((s) => increment(s.key, s.amount, s.ttlMs, now)) };
+    },
+
+    async admit(reserve: ReserveSpec[], rate: RateSpec[]): Promise<AdmitResult> {
+      checkAdmitSpecs(reserve, rate);
+      const now = begin();
+      const current = () => reserve.map((s) => numberAt(s.key, now));
+      const refusedIndex = firstRefusal(reserve, now);
+      if (refusedIndex !== undefined) {
+        return {
+          ok: false,
+          reserve: { ok: false, values: current(), refusedIndex },
+          rate: { allowed: false, outcomes: [] },
+        };
+      }
+      const rated =
+        rate.length > 0
+          ? evaluateRate(gcraReader(now), now, rate)
+          : { result: { allowed: true, outcomes: [] }, writes: new Map<string, GcraState>() };
+      if (!rated.result.allowed) {
+        return { ok: false, reserve: { ok: true, values: current() }, rate: rated.result };
+      }
+      writeRates(rated.writes, now);
+      const values = reserve.map((s) => increment(s.key, s.amount, s.ttlMs, now));
+      return { ok: true, reserve: { ok: true, values }, rate: rated.result };
     },
 
     async add(key: string, delta: number, ttlMs: number): Promise<number> {

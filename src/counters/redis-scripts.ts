@@ -24,14 +24,10 @@ export const SERVER_NOW_LUA =
   "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 /**
- * KEYS: one per spec. ARGV: limit, windowMs, cost per spec.
- * Returns { allowed (0|1), then per spec: remaining, resetMs, retryAfterMs (-1 = never) }.
+ * GCRA state access and arithmetic (gcra.ts in Lua), shared by RATE and ADMIT. Uses `now`, which
+ * the script defines before it.
  */
-export const RATE_LUA = `${PRELUDE}
-${SERVER_NOW_LUA}
-local n = #KEYS
-
-local function read(key)
+const GCRA_LUA = `local function read(key)
   local s = redis.call('GET', key)
   if not s then return nil end
   local q, r, l = string.match(s, '^(%-?%d+):(%d+):(%d+)$')
@@ -74,7 +70,17 @@ local function reset(st)
   if ms < 0 then return 0 end
   return ms
 end
+`;
 
+/**
+ * KEYS: one per spec. ARGV: limit, windowMs, cost per spec.
+ * Returns { allowed (0|1), then per spec: remaining, resetMs, retryAfterMs (-1 = never) }.
+ */
+export const RATE_LUA = `${PRELUDE}
+${SERVER_NOW_LUA}
+local n = #KEYS
+
+${GCRA_LUA}
 local working = {}
 local out = { 1 }
 for i = 1, n do
@@ -143,6 +149,93 @@ for i = 1, n do
   out[#out + 1] = redis.call('INCRBY', key, ARGV[3 * i - 2])
   if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[3 * i]) end
 end
+return out
+`;
+
+/**
+ * RESERVE then RATE in one script, all or nothing across both (Counters.admit): nothing is written
+ * until every reservation and every rate has room. KEYS: the reservation keys, then the rate keys.
+ * ARGV: the number of reservations, then amount, limit, ttlMs per reservation, then limit,
+ * windowMs, cost per rate spec. Returns { ok (0|1), refusedIndex (0-based reservation, -1 when
+ * none), one value per reservation, rateStatus (1 allowed, 0 refused, -1 not evaluated), then per
+ * rate spec (when evaluated): remaining, resetMs, retryAfterMs (-1 = never) }.
+ */
+export const ADMIT_LUA = `${PRELUDE}
+${SERVER_NOW_LUA}
+${GCRA_LUA}
+local nr = tonumber(ARGV[1])
+local nt = #KEYS - nr
+local base = 1 + 3 * nr
+
+local function value(key)
+  return tonumber(redis.call('GET', key) or '0')
+end
+local function currentValues(out)
+  for j = 1, nr do out[#out + 1] = value(KEYS[j]) end
+  return out
+end
+
+local held = {}
+for i = 1, nr do
+  local key = KEYS[i]
+  local amount, limit = tonumber(ARGV[1 + 3 * i - 2]), tonumber(ARGV[1 + 3 * i - 1])
+  local current = held[key]
+  if current == nil then current = value(key) end
+  if current + amount > limit then
+    local out = currentValues({ 0, i - 1 })
+    out[#out + 1] = -1
+    return out
+  end
+  held[key] = current + amount
+end
+
+local working = {}
+local rated = {}
+local allowed = true
+for i = 1, nt do
+  local key = KEYS[nr + i]
+  local limit, w, cost = tonumber(ARGV[base + 3 * i - 2]), tonumber(ARGV[base + 3 * i - 1]), tonumber(ARGV[base + 3 * i])
+  local st = working[key]
+  if st == nil then st = read(key) end
+  st = normalize(st, limit)
+  local ok, nxt = charge(st, w, limit, cost)
+  if not ok then allowed = false; break end
+  working[key] = nxt
+  rated[#rated + 1] = remaining(nxt, w)
+  rated[#rated + 1] = reset(nxt)
+  rated[#rated + 1] = 0
+end
+
+if not allowed then
+  local out = currentValues({ 0, -1 })
+  out[#out + 1] = 0
+  for i = 1, nt do
+    local limit, w, cost = tonumber(ARGV[base + 3 * i - 2]), tonumber(ARGV[base + 3 * i - 1]), tonumber(ARGV[base + 3 * i])
+    local st = normalize(read(KEYS[nr + i]), limit)
+    local _, _, retry = charge(st, w, limit, cost)
+    out[#out + 1] = remaining(st, w)
+    out[#out + 1] = reset(st)
+    out[#out + 1] = retry
+  end
+  return out
+end
+
+local out = { 1, -1 }
+for i = 1, nr do
+  local key = KEYS[i]
+  out[#out + 1] = redis.call('INCRBY', key, ARGV[1 + 3 * i - 2])
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[1 + 3 * i]) end
+end
+for key, st in pairs(working) do
+  local ttl = reset(st)
+  if ttl > 0 then
+    redis.call('SET', key, string.format('%.0f:%.0f:%.0f', st[1], st[2], st[3]), 'PX', ttl)
+  else
+    redis.call('DEL', key)
+  end
+end
+out[#out + 1] = 1
+for _, v in ipairs(rated) do out[#out + 1] = v end
 return out
 `;
 

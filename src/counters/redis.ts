@@ -2,12 +2,20 @@ import { Redis } from 'ioredis';
 import type { Clock } from '../clock.ts';
 import { systemClock } from '../clock.ts';
 import type { CountersLogger } from './memory.ts';
-import { ADD_LUA, RATE_LUA, RESERVE_LUA } from './redis-scripts.ts';
-import type { Counters, RateOutcome, RateResult, RateSpec, ReserveResult, ReserveSpec } from './types.ts';
-import { checkAdd, checkKey, checkRateSpecs, checkReserveSpecs } from './validate.ts';
+import { ADD_LUA, ADMIT_LUA, RATE_LUA, RESERVE_LUA } from './redis-scripts.ts';
+import type {
+  AdmitResult,
+  Counters,
+  RateOutcome,
+  RateResult,
+  RateSpec,
+  ReserveResult,
+  ReserveSpec,
+} from './types.ts';
+import { checkAdd, checkAdmitSpecs, checkKey, checkRateSpecs, checkReserveSpecs } from './validate.ts';
 
 /**
- * Counters shared by every replica through Redis. `rate` and `reserve` are one EVALSHA each
+ * Counters shared by every replica through Redis. `rate`, `reserve` and `admit` are one EVALSHA each
  * (see redis-scripts.ts). All keys of one call must live on one node, so Redis Cluster is not
  * supported; a single primary (with replicas for failover) is.
  *
@@ -37,6 +45,7 @@ type ScriptArg = string | number;
 type Scripted = Redis & {
   pcxRate(numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
   pcxReserve(numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
+  pcxAdmit(numKeys: number, ...args: ScriptArg[]): Promise<unknown>;
   pcxAdd(key: string, delta: number, ttlMs: number): Promise<unknown>;
 };
 
@@ -73,6 +82,7 @@ export async function createRedisCounters(options: RedisCountersOptions): Promis
   }) as Scripted;
   redis.defineCommand('pcxRate', { lua: RATE_LUA });
   redis.defineCommand('pcxReserve', { lua: RESERVE_LUA });
+  redis.defineCommand('pcxAdmit', { lua: ADMIT_LUA });
   redis.defineCommand('pcxAdd', { lua: ADD_LUA, numberOfKeys: 1 });
 
   let lastError: Error | undefined;
@@ -158,14 +168,7 @@ export async function createRedisCounters(options: RedisCountersOptions): Promis
       const args: ScriptArg[] = specs.map((s) => k(s.key));
       for (const s of specs) args.push(s.limit, s.windowMs, s.cost);
       const reply = numbers(await redis.pcxRate(specs.length, ...args));
-      const outcomes: RateOutcome[] = specs.map((s, i) => ({
-        key: s.key,
-        limit: s.limit,
-        remaining: reply[1 + 3 * i] ?? 0,
-        resetMs: reply[2 + 3 * i] ?? 0,
-        retryAfterMs: never(reply[3 + 3 * i] ?? 0),
-      }));
-      return { allowed: reply[0] === 1, outcomes };
+      return { allowed: reply[0] === 1, outcomes: rateOutcomes(specs, reply, 1) };
     },
 
     async reserve(specs: ReserveSpec[]): Promise<ReserveResult> {
@@ -176,6 +179,32 @@ export async function createRedisCounters(options: RedisCountersOptions): Promis
       const values = reply.slice(2);
       if (reply[0] === 1) return { ok: true, values };
       return { ok: false, values, refusedIndex: reply[1] ?? 0 };
+    },
+
+    async admit(reserve: ReserveSpec[], rate: RateSpec[]): Promise<AdmitResult> {
+      checkAdmitSpecs(reserve, rate);
+      const args: ScriptArg[] = [
+        ...reserve.map((s) => k(s.key)),
+        ...rate.map((s) => k(s.key)),
+        reserve.length,
+      ];
+      for (const s of reserve) args.push(s.amount, s.limit, s.ttlMs);
+      for (const s of rate) args.push(s.limit, s.windowMs, s.cost);
+      const reply = numbers(await redis.pcxAdmit(reserve.length + rate.length, ...args));
+      const values = reply.slice(2, 2 + reserve.length);
+      const rateStatus = reply[2 + reserve.length];
+      if (rateStatus === -1) {
+        return {
+          ok: false,
+          reserve: { ok: false, values, refusedIndex: reply[1] ?? 0 },
+          rate: { allowed: false, outcomes: [] },
+        };
+      }
+      return {
+        ok: reply[0] === 1,
+        reserve: { ok: true, values },
+        rate: { allowed: rateStatus === 1, outcomes: rateOutcomes(rate, reply, 3 + reserve.length) },
+      };
     },
 
     async add(key: string, delta: number, ttlMs: number): Promise<number> {
@@ -259,6 +288,17 @@ async function quit(connection: Redis): Promise<void> {
 function numbers(reply: unknown): number[] {
   if (!Array.isArray(reply)) throw new Error('counters: unexpected reply from Redis script');
   return reply.map((v) => Number(v));
+}
+
+/** Rate outcomes from a script reply: remaining, resetMs, retryAfterMs per spec, from `offset`. */
+function rateOutcomes(specs: readonly RateSpec[], reply: readonly number[], offset: number): RateOutcome[] {
+  return specs.map((s, i) => ({
+    key: s.key,
+    limit: s.limit,
+    remaining: reply[offset + 3 * i] ?? 0,
+    resetMs: reply[offset + 1 + 3 * i] ?? 0,
+    retryAfterMs: never(reply[offset + 2 + 3 * i] ?? 0),
+  }));
 }
 
 /** The script encodes "never fits" (cost > limit) as -1. */

@@ -50,12 +50,30 @@ export interface ReserveResult {
   refusedIndex?: number;
 }
 
+/**
+ * The outcome of `admit`: reservations and rate charges decided together. Reservations are checked
+ * first; rates only when every reservation had room.
+ */
+export interface AdmitResult {
+  /** True when every reservation and every rate had room; then all were charged, otherwise none. */
+  ok: boolean;
+  /** `ok` here: every reservation had room. `values` are after the call (unchanged unless `ok` above). */
+  reserve: ReserveResult;
+  /** `allowed: false, outcomes: []` when a reservation was refused (rates were not evaluated). */
+  rate: RateResult;
+}
+
 export interface Counters {
   readonly kind: 'memory' | 'redis';
   /** Charges every spec, all or nothing, atomically. */
   rate(specs: RateSpec[]): Promise<RateResult>;
   /** Adds every amount, all or nothing, atomically, if each stays within its limit. */
   reserve(specs: ReserveSpec[]): Promise<ReserveResult>;
+  /**
+   * `reserve` and `rate` in one atomic step (one round trip in Redis), all or nothing across both.
+   * Either list may be empty, not both.
+   */
+  admit(reserve: ReserveSpec[], rate: RateSpec[]): Promise<AdmitResult>;
   /** Adds delta (negative to refund) without a cap; creates the key with ttlMs when missing. Returns the new value. */
   add(key: string, delta: number, ttlMs: number): Promise<number>;
   /** Current values (0 for a missing or expired key). */

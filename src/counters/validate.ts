@@ -41,6 +41,12 @@ export function checkReserveSpecs(specs: readonly ReserveSpec[]): void {
   }
 }
 
+export function checkAdmitSpecs(reserve: readonly ReserveSpec[], rate: readonly RateSpec[]): void {
+  if (reserve.length + rate.length === 0) throw new RangeError('counters: admit needs at least one spec');
+  if (reserve.length > 0) checkReserveSpecs(reserve);
+  if (rate.length > 0) checkRateSpecs(rate);
+}
+
 export function checkAdd(key: string, delta: number, ttlMs: number): void {
   checkKey(key);
   int('delta', delta, Number.MIN_SAFE_INTEGER);

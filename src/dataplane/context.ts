@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
+import type { ContentCapture } from '../content/capture.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import type { Ticket } from '../limits/stage.ts';
 import {
@@ -13,6 +14,7 @@ import type { Target } from '../providers/targets.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import type { UpstreamDeps } from '../providers/upstream.ts';
 import type { RequestGuard } from './guard.ts';
+import type { Format } from './texts.ts';
 
 /** What the data-plane routes need, injected by createApp (no module state). */
 export interface Caller {
@@ -49,6 +51,16 @@ export interface DataPlaneDeps {
    * src/metrics). Must return at once and never throw: it only queues.
    */
   observe?: (request: FastifyRequest, caller: Caller, call: ObservedCall) => void;
+  /**
+   * Content logging (src/content): a capture of this call's prompt and answer when the caller's
+   * workspace opted in, else undefined — and then no text is kept.
+   */
+  captureContent?: (
+    request: FastifyRequest,
+    caller: Caller,
+    endpoint: Format,
+    model: string,
+  ) => Promise<ContentCapture | undefined>;
 }
 
 /** A recorded call with the target that answered (for pricing) and the time to its response headers. */

@@ -70,6 +70,8 @@ export async function proxy(
     // Stage 5: the prompt is inspected (and redacted or pseudonymized in place) before it leaves.
     const guard = await deps.guard(request, caller);
     guard.inspectInput(plan.endpoint, request.body as Record<string, unknown>);
+    // Opted-in workspaces only: the prompt as it leaves, the answer as the client gets it (onSend).
+    request.contentCapture = await deps.captureContent?.(request, caller, plan.endpoint, plan.model);
     const controller = abortOnDisconnect(request, reply);
 
     let result: Awaited<ReturnType<typeof callUpstream<Target>>>;

@@ -1,5 +1,6 @@
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ContentCapture } from '../content/capture.ts';
 import type { GatewayFastify } from '../http/types.ts';
 import { type ChatBody, chatCompletions } from './chat.ts';
 import type { DataPlaneDeps } from './context.ts';
@@ -44,7 +45,18 @@ const schemas = {
   ),
 };
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by proxy() for calls of workspaces that opted in to content logging (src/content). */
+    contentCapture: ContentCapture | undefined;
+  }
+}
+
 export function registerDataPlane(app: GatewayFastify, deps: DataPlaneDeps): void {
+  app.decorateRequest('contentCapture', undefined);
+  app.addHook('onSend', async (request, reply, payload) =>
+    request.contentCapture ? request.contentCapture.tap(payload, reply.statusCode) : payload,
+  );
   app.post<{ Body: ChatBody }>(
     '/v1/chat/completions',
     { schema: { body: schemas.chat } },

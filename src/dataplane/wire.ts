@@ -5,6 +5,7 @@ import { auditAuthBlocked, createCallObserver } from '../audit/dataplane.ts';
 import type { EventWriter } from '../audit/writer.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
+import { type ContentLog, createContentLog } from '../content/log.ts';
 import type { Counters } from '../counters/types.ts';
 import { type CredentialRepository, createCredentialRepository } from '../credentials/repository.ts';
 import type { Egress } from '../egress/egress.ts';
@@ -55,6 +56,8 @@ export interface DataPlane {
   pepper: KeyObject;
   /** Guardrail policies per workspace and key (stages 5 and 7). */
   policies: GuardrailPolicies;
+  /** Opt-in content logging (src/content); its purge timer runs between start() and stop(). */
+  content: ContentLog;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -135,6 +138,13 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
   // Compiles every detector up front (~0.3 s), so the first request does not pay for it.
   const guardrails = createGuardrails();
   const policies = createGuardrailPolicies({ workspaces: workspaceRepository, clock });
+  const content = createContentLog({
+    db: store.db,
+    clock,
+    logger,
+    guardrails,
+    workspaces: workspaceRepository,
+  });
 
   const deps: DataPlaneDeps = {
     config,
@@ -202,6 +212,15 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     // Always within the caller's workspace: another tenant's credential id never decrypts here.
     resolveSecret: (credentialId, workspaceId) => credentials.resolveSecret(credentialId, workspaceId),
     upstream: { dispatcher: egress.dispatcher, breakers, config, clock, logger },
+    captureContent: (request, caller, endpoint, model) =>
+      content.capture({
+        workspaceId: caller.workspaceId,
+        keyId: caller.keyId,
+        requestId: request.id,
+        model,
+        endpoint,
+        body: request.body as Record<string, unknown>,
+      }),
     observe: createCallObserver({
       clock,
       events: opts.events,
@@ -221,7 +240,14 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     credentials,
     pepper,
     policies,
-    start: () => verifier.start(),
-    stop: () => verifier.stop(),
+    content,
+    start: async () => {
+      await verifier.start();
+      content.start();
+    },
+    stop: async () => {
+      await verifier.stop();
+      await content.close();
+    },
   };
 }

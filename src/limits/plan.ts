@@ -7,13 +7,20 @@ import { type WindowSpan, windowAt, windowTtlMs } from './windows.ts';
  * much. No I/O, so the arithmetic is unit-tested on its own (plan.test.ts); stage.ts runs the plan
  * against the counters and settles it.
  */
-export type LimitScope = 'key' | 'workspace' | 'global';
+export type LimitScope = 'key' | 'workspace' | 'model' | 'global';
 
 export interface Level {
   scope: LimitScope;
-  /** Key id, workspace id, or '' for the global level. */
+  /** Key id, workspace id, `<workspace id>:<model>` for a workspace's model limit, or '' for global. */
   id: string;
+  /** For the `model` scope: the model name the limit is for. */
+  model?: string;
   limits: Readonly<KeyLimits>;
+}
+
+/** How refusal messages name a level: `key`, `workspace`, `model "gpt-4o"`, `global`. */
+export function scopeLabel(level: Pick<Level, 'scope' | 'model'>): string {
+  return level.scope === 'model' ? `model "${level.model ?? ''}"` : level.scope;
 }
 
 export interface BudgetCharge {
@@ -51,7 +58,7 @@ export const CONCURRENCY_TTL_MS = 3_600_000;
 /** The cap used when a reservation is settled or released: such adds must never be refused. */
 export const UNCAPPED = Number.MAX_SAFE_INTEGER;
 
-const LETTER: Readonly<Record<LimitScope, string>> = { key: 'k', workspace: 'w', global: 'g' };
+const LETTER: Readonly<Record<LimitScope, string>> = { key: 'k', workspace: 'w', model: 'm', global: 'g' };
 
 export function counterKey(kind: 'rpm' | 'tpm' | 'conc', level: Pick<Level, 'scope' | 'id'>): string {
   return `lim:${kind}:${LETTER[level.scope]}:${level.id}`;

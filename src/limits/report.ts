@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import type { Counters } from '../counters/types.ts';
 import type { KeyLimits } from '../keys/types.ts';
+import { modelLevels, type WorkspaceLimits } from './model-limits.ts';
 import { budgetsOf, counterKey, type Level, MINUTE_MS } from './plan.ts';
 import { resetText } from './windows.ts';
 
@@ -11,6 +12,8 @@ import { resetText } from './windows.ts';
 export interface UsageRow {
   scope: Level['scope'];
   id: string;
+  /** For the `model` scope: the model name. */
+  model?: string;
   limit: 'rpm' | 'tpm' | 'concurrency' | 'budget';
   /** Requests, tokens, slots, or micro-dollars for budgets. */
   max: number;
@@ -28,6 +31,25 @@ export function globalLevel(config: Readonly<Config>): Level {
   return { scope: 'global', id: '', limits };
 }
 
+/**
+ * Every level that can apply to calls of a key (when given) or of a whole workspace: the key, the
+ * workspace, each of the workspace's per-model limits, and the global one.
+ */
+export function applicableLevels(opts: {
+  key?: { id: string; limits: Readonly<KeyLimits> };
+  workspaceId: string;
+  workspaceLimits: WorkspaceLimits;
+  global: Level;
+}): Level[] {
+  const levels: Level[] = [];
+  if (opts.key) levels.push({ scope: 'key', id: opts.key.id, limits: opts.key.limits });
+  const { models: _models, ...own } = opts.workspaceLimits;
+  levels.push({ scope: 'workspace', id: opts.workspaceId, limits: own });
+  levels.push(...modelLevels(opts.workspaceId, opts.workspaceLimits));
+  levels.push(opts.global);
+  return levels;
+}
+
 export async function usageReport(
   counters: Counters,
   levels: readonly Level[],
@@ -41,6 +63,7 @@ export async function usageReport(
       const max = level.limits[kind];
       if (max === undefined) continue;
       const row: UsageRow = { scope: level.scope, id: level.id, limit: kind, max, used: 0 };
+      if (level.model !== undefined) row.model = level.model;
       rows.push(row);
       rate.push({ row, key: counterKey(kind, level) });
     }

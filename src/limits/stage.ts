@@ -7,6 +7,7 @@ import { PortcullisError } from '../errors/catalogue.ts';
 import type { KeyLimits } from '../keys/types.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import { rateLimitHeaders, retryHeaders } from './headers.ts';
+import { modelLevel, modelLimitsFor, type WorkspaceLimits } from './model-limits.ts';
 import {
   type BudgetCharge,
   budgetsOf,
@@ -15,9 +16,11 @@ import {
   type Level,
   type LimitPlan,
   releaseSpecs,
+  scopeLabel,
   tokenSettleSpecs,
 } from './plan.ts';
 import type { PriceBook, PriceTarget, Rates } from './prices.ts';
+import { applicableLevels, type UsageRow, usageReport } from './report.ts';
 import { requestedMaxTokens, type TokenEstimator } from './tokens.ts';
 import { dollars, resetText, WINDOW_ADJECTIVE, windowTtlMs } from './windows.ts';
 
@@ -53,6 +56,15 @@ export interface Ticket {
 
 export interface LimitsStage {
   admit(call: LimitCall): Promise<Ticket>;
+  /**
+   * Current usage against every limit and budget that applies to a key (when given) or a workspace
+   * (issue 6, item 6): limits read fresh from the store, usage from the shared counters. Rejects
+   * with `limits_unavailable` when the counters are unreachable.
+   */
+  usage(subject: {
+    workspaceId: string;
+    key?: { id: string; limits: Readonly<KeyLimits> };
+  }): Promise<{ limits: WorkspaceLimits; usage: UsageRow[] }>;
   /** Forgets cached workspace limits and prices (after `limits set` / `prices set` in this process). */
   invalidate(workspaceId?: string): void;
 }
@@ -64,7 +76,7 @@ export interface LimitsStageOptions {
   counters: Counters;
   prices: PriceBook;
   tokens: TokenEstimator;
-  loadWorkspaceLimits: (workspaceId: string) => Promise<KeyLimits>;
+  loadWorkspaceLimits: (workspaceId: string) => Promise<WorkspaceLimits>;
 }
 
 const WORKSPACE_CACHE_MS = 5_000;
@@ -84,8 +96,8 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
   const local = cfg.onCountersDown === 'local' ? createMemoryCounters({ clock, logger }) : undefined;
   let degraded = false;
 
-  const workspaces = new Map<string, { expiresAt: number; limits: Promise<KeyLimits> }>();
-  const workspaceLimits = (id: string): Promise<KeyLimits> => {
+  const workspaces = new Map<string, { expiresAt: number; limits: Promise<WorkspaceLimits> }>();
+  const workspaceLimits = (id: string): Promise<WorkspaceLimits> => {
     const now = clock.now();
     const hit = workspaces.get(id);
     if (hit && hit.expiresAt > now) return hit.limits;
@@ -170,13 +182,28 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       prices.invalidate(workspaceId);
     },
 
+    async usage({ workspaceId, key }) {
+      const limits = await opts.loadWorkspaceLimits(workspaceId);
+      const global: Level = { scope: 'global', id: '', limits: globalLimits };
+      const levels = applicableLevels({ key, workspaceId, workspaceLimits: limits, global });
+      try {
+        return { limits, usage: await usageReport(opts.counters, levels, clock.now()) };
+      } catch (err) {
+        if (err instanceof TypeError || err instanceof RangeError) throw err;
+        throw new PortcullisError('limits_unavailable', { cause: err });
+      }
+    },
+
     async admit(call) {
       const now = clock.now();
+      const workspace = await workspaceLimits(call.workspaceId);
       const levels: Level[] = [
         { scope: 'key', id: call.keyId, limits: call.keyLimits },
-        { scope: 'workspace', id: call.workspaceId, limits: await workspaceLimits(call.workspaceId) },
-        { scope: 'global', id: '', limits: globalLimits },
+        { scope: 'workspace', id: call.workspaceId, limits: workspace },
       ];
+      const perModel = modelLimitsFor(workspace, call.model);
+      if (perModel) levels.push(modelLevel(call.workspaceId, call.model, perModel));
+      levels.push({ scope: 'global', id: '', limits: globalLimits });
       const budgets = budgetsOf(levels, now);
       const needsTokens = budgets.length > 0 || levels.some((l) => l.limits.tpm !== undefined);
       const limited =
@@ -196,7 +223,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
         if (tpm !== undefined && requested > tpm) {
           throw new PortcullisError('request_exceeds_limit', {
             vars: {
-              detail: `it needs about ${requested} tokens (input estimate plus max_tokens), more than the ${level.scope} limit of ${tpm} tokens per minute`,
+              detail: `it needs about ${requested} tokens (input estimate plus max_tokens), more than the ${scopeLabel(level)} limit of ${tpm} tokens per minute`,
             },
           });
         }
@@ -214,34 +241,16 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       }
       const plan = buildPlan({ levels, budgets, tokens: requested, costMicros: cost, now });
 
-      // Reservations first (concurrency, budgets), then rates: a refused rate check undoes the
-      // reservations in one call, whereas GCRA charges could only be refunded approximately.
-      let counters = opts.counters;
-      if (plan.reserve.length > 0) {
-        const { value, counters: used } = await withCounters((c) => c.reserve(plan.reserve));
-        counters = used;
-        if (!value.ok) throw reserveRefusal(plan, value, cost, used);
-        budgetEvents(plan, value, cost, used);
+      // Concurrency slots, budgets and rates in one atomic call (one round trip with Redis): a
+      // refusal by any of them charges none, so nothing has to be undone.
+      const { value, counters } = await withCounters((c) => c.admit(plan.reserve, plan.rate));
+      if (!value.reserve.ok) throw reserveRefusal(plan, value.reserve, cost, counters);
+      const requestOutcomes = value.rate.outcomes.slice(0, plan.tokenSpecsFrom);
+      const tokenOutcomes = value.rate.outcomes.slice(plan.tokenSpecsFrom);
+      if (!value.rate.allowed) {
+        throw rateRefusal(plan, value.rate.outcomes, requestOutcomes, tokenOutcomes);
       }
-      let requestOutcomes: RateOutcome[] = [];
-      let tokenOutcomes: RateOutcome[] = [];
-      if (plan.rate.length > 0) {
-        let result: Awaited<ReturnType<Counters['rate']>>;
-        try {
-          result = (await withCounters((c) => c.rate(plan.rate))).value;
-        } catch (err) {
-          if (plan.reserve.length > 0)
-            await counters.reserve(releaseSpecs(plan, -cost)).catch(() => undefined);
-          throw err;
-        }
-        requestOutcomes = result.outcomes.slice(0, plan.tokenSpecsFrom);
-        tokenOutcomes = result.outcomes.slice(plan.tokenSpecsFrom);
-        if (!result.allowed) {
-          if (plan.reserve.length > 0)
-            await counters.reserve(releaseSpecs(plan, -cost)).catch(() => undefined);
-          throw rateRefusal(plan, result.outcomes, requestOutcomes, tokenOutcomes);
-        }
-      }
+      if (plan.budgets.length > 0) budgetEvents(plan, value.reserve, cost, counters);
       return ticketFor(
         call,
         plan,
@@ -263,7 +272,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     if (index < plan.concurrencyCount) {
       const level = plan.concurrencyLevels[index];
       return new PortcullisError('concurrency_limited', {
-        vars: { scope: level?.scope ?? 'key', limit: level?.limits.concurrency ?? 0 },
+        vars: { scope: level ? scopeLabel(level) : 'key', limit: level?.limits.concurrency ?? 0 },
         headers: { 'retry-after': '1' },
       });
     }
@@ -286,7 +295,8 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     const all = { ...rateLimitHeaders(requests, tokenOutcomes), ...headers };
     const index = outcomes.findIndex((o) => o.retryAfterMs > 0);
     const spec = plan.rate[index];
-    const scope = plan.rateLevels[index]?.scope ?? 'key';
+    const level = plan.rateLevels[index];
+    const scope = level ? scopeLabel(level) : 'key';
     if (index < plan.tokenSpecsFrom) {
       return new PortcullisError('rate_limited', {
         vars: { scope, limit: spec?.limit ?? 0, retryAfter: seconds },

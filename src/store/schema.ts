@@ -24,6 +24,7 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_checkpoints: AuditCheckpointsTable;
   usage_records: UsageRecordsTable;
+  content_log: ContentLogTable;
 }
 
 /** 0 = false, 1 = true. */
@@ -205,3 +206,22 @@ export interface UsageRecordsTable {
 export type AuditLogRow = Selectable<AuditLogTable>;
 export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
 export type UsageRecordRow = Selectable<UsageRecordsTable>;
+
+/**
+ * Prompt and answer text of one call, for workspaces that opted in to content logging (src/content):
+ * PII- and secret-redacted before it is written, deleted once `expires_at` has passed.
+ */
+export interface ContentLogTable {
+  id: string;
+  time: number;
+  expires_at: number;
+  workspace_id: string;
+  key_id: string;
+  request_id: string | null;
+  endpoint: string;
+  model: string;
+  /** The HTTP status the client got. */
+  status: number;
+  prompt: string;
+  answer: string;
+}

@@ -161,6 +161,9 @@ async function openDatabaseFile(dir: string, file: string): Promise<DatabaseSync
     // into one transaction rather than weaken this.
     raw.exec('pragma synchronous = full');
     raw.exec('pragma foreign_keys = on');
+    // Deleted rows (purged content, pruned audit entries, revoked secrets) are overwritten with
+    // zeros instead of lingering in free pages of the file (https://sqlite.org/pragma.html#pragma_secure_delete).
+    raw.exec('pragma secure_delete = on');
     raw.exec(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (err) {
     raw.close();

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { KeyLimits } from '../keys/types.ts';
-import { validateLimits } from '../keys/validate.ts';
+import { validateWorkspaceLimits, type WorkspaceLimits } from '../limits/model-limits.ts';
 import type { Database } from '../store/schema.ts';
 import type { Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
@@ -37,10 +36,10 @@ export interface WorkspaceRepository {
   getSetting(id: string, name: string): Promise<unknown>;
   /** Replaces one named section of the settings, keeping every other one. */
   setSetting(id: string, name: string, value: unknown): Promise<void>;
-  /** The workspace's limits and budget (settings.limits): the same fields a key has; {} = none. */
-  getLimits(id: string): Promise<KeyLimits>;
-  /** Replaces settings.limits (validated like a key's), keeping every other setting. */
-  setLimits(id: string, limits: KeyLimits): Promise<KeyLimits>;
+  /** The workspace's limits and budget (settings.limits): a key's fields plus per-model limits; {} = none. */
+  getLimits(id: string): Promise<WorkspaceLimits>;
+  /** Replaces settings.limits (validated like a key's, plus `models`), keeping every other setting. */
+  setLimits(id: string, limits: WorkspaceLimits): Promise<WorkspaceLimits>;
   /** The same repository inside `tx` (src/store/tx.ts), so a change commits with its audit entry. */
   inTx(tx: Tx): WorkspaceRepository;
 }
@@ -148,10 +147,10 @@ export function createWorkspaceRepository(
     },
     async getLimits(id) {
       const limits = (await readSettings(id)).limits;
-      return limits === undefined ? {} : validateLimits(limits);
+      return limits === undefined ? {} : validateWorkspaceLimits(limits);
     },
     async setLimits(id, limits) {
-      const valid = validateLimits(limits);
+      const valid = validateWorkspaceLimits(limits);
       const settings = { ...(await readSettings(id)), limits: valid };
       await db
         .updateTable('workspaces')

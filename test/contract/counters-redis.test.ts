@@ -166,9 +166,13 @@ describe('counters: Redis keys and scripts', needsRedis, () => {
     await c.rate([{ key: 'r', limit: 10, windowMs: 5000, cost: 3 }]);
     await c.reserve([{ key: 's', amount: 1, limit: 10, ttlMs: 5000 }]);
     await c.add('a', 1, 5000);
+    await c.admit(
+      [{ key: 's2', amount: 1, limit: 10, ttlMs: 5000 }],
+      [{ key: 'r2', limit: 10, windowMs: 5000, cost: 3 }],
+    );
     const raw = new Redis(REDIS_URL ?? '');
     cleanups.push(() => raw.disconnect());
-    for (const key of ['r', 's', 'a']) {
+    for (const key of ['r', 's', 'a', 'r2', 's2']) {
       const ttl = await raw.pttl(prefix + key);
       assert.ok(ttl > 0 && ttl <= 5000, `${key} pttl ${ttl}`);
     }

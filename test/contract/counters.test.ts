@@ -194,6 +194,73 @@ for (const h of harnesses) {
       });
     });
 
+    it('admit: reservations and rates charged together, all or nothing across both', async () => {
+      const [c] = await open(h);
+      const slot = { key: 'adm:conc', amount: 1, limit: 2, ttlMs: 60_000 };
+      const budget = { key: 'adm:spend', amount: 40, limit: 100, ttlMs: 60_000 };
+      const rpm = { key: 'adm:rpm', limit: 2, windowMs: 600_000, cost: 1 };
+      const tpm = { key: 'adm:tpm', limit: 1000, windowMs: 600_000, cost: 300 };
+      const first = await c.admit([slot, budget], [rpm, tpm]);
+      assert.equal(first.ok, true);
+      assert.deepEqual(first.reserve, { ok: true, values: [1, 40] });
+      assert.equal(first.rate.allowed, true);
+      assert.deepEqual(
+        first.rate.outcomes.map((o) => [o.key, o.remaining, o.retryAfterMs]),
+        [
+          ['adm:rpm', 1, 0],
+          ['adm:tpm', 700, 0],
+        ],
+      );
+      assert.equal((await c.admit([slot, budget], [rpm, tpm])).ok, true);
+      // The rate refuses (rpm used up): the reservations, which had room, are not charged either.
+      const rateRefused = await c.admit(
+        [
+          { ...slot, limit: 3 },
+          { ...budget, limit: 200 },
+        ],
+        [rpm, tpm],
+      );
+      assert.equal(rateRefused.ok, false);
+      assert.deepEqual(rateRefused.reserve, { ok: true, values: [2, 80] });
+      assert.equal(rateRefused.rate.allowed, false);
+      assert.equal(rateRefused.rate.outcomes[0]?.remaining, 0);
+      assert.ok((rateRefused.rate.outcomes[0]?.retryAfterMs ?? 0) > 0);
+      assert.deepEqual(await c.get(['adm:conc', 'adm:spend']), [2, 80], 'nothing was reserved');
+      // A reservation refuses: no rate is charged (nor evaluated).
+      const rpm2 = { ...rpm, key: 'adm:rpm2' };
+      const reserveRefused = await c.admit([{ ...slot, limit: 3 }, budget], [rpm2]);
+      assert.deepEqual(reserveRefused, {
+        ok: false,
+        reserve: { ok: false, values: [2, 80], refusedIndex: 1 },
+        rate: { allowed: false, outcomes: [] },
+      });
+      const untouched = await c.rate([{ ...rpm2, cost: 0 }]);
+      assert.equal(untouched.outcomes[0]?.remaining, 2, 'the rate was not charged');
+      // Either list may be empty; both empty is a programming error.
+      assert.deepEqual((await c.admit([], [{ ...rpm, key: 'adm:only' }])).reserve, { ok: true, values: [] });
+      assert.deepEqual(await c.admit([{ ...budget, key: 'adm:only2' }], []), {
+        ok: true,
+        reserve: { ok: true, values: [40] },
+        rate: { allowed: true, outcomes: [] },
+      });
+      await assert.rejects(c.admit([], []), RangeError);
+      await assert.rejects(c.admit([{ ...slot, amount: 0.5 }], [rpm]), TypeError);
+    });
+
+    it('admit: 200 parallel calls against a cap of 50 and a rate of 40 admit exactly 40', async () => {
+      const [a, b] = await open(h);
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          (i % 2 ? a : b).admit(
+            [{ key: 'adm:inflight', amount: 1, limit: 50, ttlMs: 60_000 }],
+            [{ key: 'adm:rate', limit: 40, windowMs: 600_000, cost: 1 }],
+          ),
+        ),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 40);
+      assert.deepEqual(await a.get(['adm:inflight']), [40], 'refused calls reserved nothing');
+    });
+
     it('add: counts up and refunds with a negative delta', async () => {
       const [c] = await open(h);
       assert.equal(await c.add('fails', 5, 60_000), 5);

@@ -4,6 +4,7 @@ import * as foundation from './0001_foundation.ts';
 import * as dataPlane from './0002_data_plane.ts';
 import * as modelPrices from './0003_model_prices.ts';
 import * as auditUsage from './0004_audit_usage.ts';
+import * as contentLog from './0005_content_log.ts';
 import type { MigrationModule } from './helpers.ts';
 
 /**
@@ -17,6 +18,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0002_data_plane', dataPlane],
   ['0003_model_prices', modelPrices],
   ['0004_audit_usage', auditUsage],
+  ['0005_content_log', contentLog],
 ];
 
 /** Kysely's provider interface over the static list, with the dialect bound in. */
