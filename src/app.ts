@@ -37,7 +37,10 @@ export interface AppDeps {
   admin?: AdminDeps;
   /** Prometheus metrics (src/metrics); `/metrics` exists only when `config.metrics.token` is set. */
   metrics?: Metrics;
-  /** Told about every 4xx refusal (the audit sink: src/audit); must return at once and never throw. */
+  /**
+   * Told about every 4xx refusal and the 503 `limits_unavailable` (the audit sink: src/audit); must
+   * return at once and never throw.
+   */
   onRefusal?: (request: FastifyRequest, error: PortcullisError) => void;
 }
 
@@ -244,6 +247,9 @@ export function createApp(deps: AppDeps): App {
     if (mapped.status >= 500) {
       const cause = mapped.code === 'internal_error' ? err : mapped.cause;
       request.log.error({ err: cause ?? mapped, code: mapped.code }, 'request failed');
+      // Failing closed when the limit counters are away is a refusal by policy, not a fault:
+      // audited like a 4xx (issue 6, item 2: "either way audited").
+      if (mapped.code === 'limits_unavailable') deps.onRefusal?.(request, mapped);
     } else {
       request.log.info({ code: mapped.code }, 'request refused');
       deps.metrics?.refusal(mapped.code, mapped.status);

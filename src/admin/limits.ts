@@ -52,11 +52,13 @@ const WorkspaceLimitsOut = T.Object({
 });
 
 const UsageRow = T.Object({
-  scope: T.Union(['key', 'workspace', 'model', 'global'].map((s) => T.Literal(s))),
+  scope: T.Union(['key', 'workspace', 'model', 'plan', 'global'].map((s) => T.Literal(s))),
   id: T.String({
-    description: 'Key or workspace id; `<workspace>:<model>` for a model limit; "" for global.',
+    description:
+      'Key or workspace id; `<workspace>:<model>` for a model limit; "" for global; for a plan `k:<key>` or `w:<workspace>` (+ `:<model>`).',
   }),
   model: T.Optional(T.String()),
+  plan: T.Optional(T.String({ description: 'For the `plan` scope: the named plan.' })),
   limit: T.Union(['rpm', 'tpm', 'concurrency', 'budget'].map((s) => T.Literal(s))),
   max: T.Number({ description: 'Requests, tokens, calls in flight, or micro-dollars for a budget.' }),
   used: T.Number({ description: 'Same unit as `max`, right now (rates: within the last minute).' }),

@@ -3,6 +3,7 @@ import { loadPepper } from '../keys/hash.ts';
 import { createKeyRepository } from '../keys/repository.ts';
 import type { KeyLimits } from '../keys/types.ts';
 import { type ModelLimits, modelLimitsFor, type WorkspaceLimits } from '../limits/model-limits.ts';
+import { readPlans } from '../limits/named-plans.ts';
 import { createPriceRepository } from '../limits/price-repository.ts';
 import { applicableLevels, globalLevel, type UsageRow, usageReport } from '../limits/report.ts';
 import { dollars } from '../limits/windows.ts';
@@ -16,7 +17,7 @@ import { optionalFlag, requireFlag, table, UsageError } from './usage.ts';
  * API has limits too (GET/PUT /admin/api/v1/limits, GET /keys/:id/limits); prices are CLI-only.
  */
 
-function wholeNumber(values: Record<string, unknown>, flag: string): number | undefined {
+export function wholeNumber(values: Record<string, unknown>, flag: string): number | undefined {
   const v = optionalFlag(values, flag);
   if (v === undefined) return undefined;
   if (!/^\d{1,10}$/.test(v) || Number(v) < 1)
@@ -24,12 +25,29 @@ function wholeNumber(values: Record<string, unknown>, flag: string): number | un
   return Number(v);
 }
 
-function usd(values: Record<string, unknown>, flag: string, required = false): number | undefined {
+export function usd(values: Record<string, unknown>, flag: string, required = false): number | undefined {
   const v = required ? requireFlag(values, flag) : optionalFlag(values, flag);
   if (v === undefined) return undefined;
   if (!/^\d+(\.\d+)?$/.test(v))
     throw new UsageError(`--${flag} must be an amount in US dollars like 25 or 0.15`);
   return Number(v);
+}
+
+/** --rpm, --tpm, --concurrency, --budget-usd and --budget-window, as far as given. */
+export function limitFlags(values: Record<string, unknown>): KeyLimits {
+  const patch: KeyLimits = {};
+  for (const field of ['rpm', 'tpm', 'concurrency'] as const) {
+    const n = wholeNumber(values, field);
+    if (n !== undefined) patch[field] = n;
+  }
+  const budget = usd(values, 'budget-usd');
+  const window = optionalFlag(values, 'budget-window');
+  if (budget !== undefined) patch.budgetUsd = budget;
+  if (window !== undefined) {
+    if (budget === undefined) throw new UsageError('--budget-window needs --budget-usd');
+    patch.budgetWindow = window as KeyLimits['budgetWindow'];
+  }
+  return patch;
 }
 
 export const limitsSetCommand: Command = {
@@ -50,24 +68,13 @@ export const limitsSetCommand: Command = {
   },
   async run(ctx, values) {
     const workspace = requireFlag(values, 'workspace');
-    const patch: KeyLimits = {};
-    for (const field of ['rpm', 'tpm', 'concurrency'] as const) {
-      const n = wholeNumber(values, field);
-      if (n !== undefined) patch[field] = n;
-    }
-    const budget = usd(values, 'budget-usd');
-    const window = optionalFlag(values, 'budget-window');
-    if (budget !== undefined) patch.budgetUsd = budget;
-    if (window !== undefined) {
-      if (budget === undefined) throw new UsageError('--budget-window needs --budget-usd');
-      patch.budgetWindow = window as KeyLimits['budgetWindow'];
-    }
+    const patch = limitFlags(values);
     const model = optionalFlag(values, 'model');
     if (model !== undefined && (patch.concurrency !== undefined || patch.budgetUsd !== undefined))
       throw new UsageError('a model limit takes only --rpm and --tpm');
     if (model !== undefined && values.clear !== true && patch.rpm === undefined && patch.tpm === undefined)
       throw new UsageError('--model needs --rpm and/or --tpm (or --clear)');
-    return withLocal(ctx, async ({ workspaces }) => {
+    return withLocal(ctx, async ({ workspaces, audit, auditContext }) => {
       const ws = await workspaces.resolve(workspace);
       const current = await workspaces.getLimits(ws.id);
       let next: WorkspaceLimits;
@@ -84,7 +91,19 @@ export const limitsSetCommand: Command = {
           models: Object.fromEntries(values.clear === true ? others : [...others, [model, mine]]),
         };
       }
-      const limits = await workspaces.setLimits(ws.id, next);
+      const limits = await audit.record(
+        auditContext,
+        (tx) => workspaces.inTx(tx).setLimits(ws.id, next),
+        (after) => ({
+          action: 'limits.set',
+          workspaceId: ws.id,
+          target: ws.id,
+          details: {
+            scope: model === undefined ? 'workspace' : 'model',
+            changed: changedLimits(current, after),
+          },
+        }),
+      );
       return {
         data: { workspace: ws.id, limits },
         text: `limits of "${ws.name}": ${describeLimits(limits)}`,
@@ -122,6 +141,7 @@ export const limitsShowCommand: Command = {
         key,
         workspaceId,
         workspaceLimits: await local.workspaces.getLimits(workspaceId),
+        plans: await readPlans(local.workspaces, workspaceId),
         global: globalLevel(local.config),
       });
       const counters = await openCounters({ config: local.config, logger: local.logger, clock: local.clock });
@@ -141,7 +161,7 @@ export const limitsShowCommand: Command = {
           : table(
               ['SCOPE', 'ID', 'LIMIT', 'USED', 'MAX', 'WINDOW', 'RESETS'],
               rows.map((r) => [
-                r.scope,
+                r.plan === undefined ? r.scope : `plan "${r.plan}"`,
                 r.model ?? (r.id || '-'),
                 r.limit,
                 r.limit === 'budget' ? dollars(r.used) : String(r.used),
@@ -178,12 +198,29 @@ export const pricesSetCommand: Command = {
     const output = usd(values, 'output-per-mtok', true) ?? 0;
     return withLocal(ctx, async (local) => {
       const ws = await local.workspaces.resolve(workspace);
-      const price = await createPriceRepository(local).set({
-        workspaceId: ws.id,
-        model,
-        inputMicrosPerMtok: microsPerMtok(input),
-        outputMicrosPerMtok: microsPerMtok(output),
-      });
+      const prices = createPriceRepository(local);
+      const before = (await prices.list(ws.id)).find((p) => p.model === model);
+      const price = await local.audit.record(
+        local.auditContext,
+        (tx) =>
+          prices.inTx(tx).set({
+            workspaceId: ws.id,
+            model,
+            inputMicrosPerMtok: microsPerMtok(input),
+            outputMicrosPerMtok: microsPerMtok(output),
+          }),
+        (after) => ({
+          action: 'prices.set',
+          workspaceId: ws.id,
+          target: ws.id,
+          details: {
+            model: after.model,
+            changed: (['inputMicrosPerMtok', 'outputMicrosPerMtok'] as const).filter(
+              (f) => before?.[f] !== after[f],
+            ),
+          },
+        }),
+      );
       return {
         data: price,
         text: `price of "${model}" in "${ws.name}": $${input} input, $${output} output per million tokens`,
@@ -218,7 +255,13 @@ export const pricesListCommand: Command = {
   },
 };
 
-function describeLimits(l: WorkspaceLimits): string {
+/** Names of the fields whose value differs (the audit records which changed, not the values). */
+function changedLimits(before: WorkspaceLimits, after: WorkspaceLimits): string[] {
+  const fields = new Set([...Object.keys(before), ...Object.keys(after)]) as Set<keyof WorkspaceLimits>;
+  return [...fields].filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f])).sort();
+}
+
+export function describeLimits(l: WorkspaceLimits): string {
   const parts: string[] = [];
   if (l.rpm !== undefined) parts.push(`${l.rpm} requests/min`);
   if (l.tpm !== undefined) parts.push(`${l.tpm} tokens/min`);

@@ -10,6 +10,7 @@ import { guardrailsSetCommand, guardrailsShowCommand } from './guardrails.ts';
 import { KEY_COMMANDS } from './keys.ts';
 import { LIMIT_COMMANDS } from './limits.ts';
 import { migrateCommand } from './migrate.ts';
+import { PLAN_COMMANDS } from './plans.ts';
 import { rotateMasterCommand } from './secrets.ts';
 import { serveCommand } from './serve.ts';
 import { UsageError } from './usage.ts';
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   ...CREDENTIAL_COMMANDS,
   ...KEY_COMMANDS,
   ...LIMIT_COMMANDS,
+  ...PLAN_COMMANDS,
   ...ALIAS_COMMANDS,
   guardrailsSetCommand,
   guardrailsShowCommand,

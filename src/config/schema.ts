@@ -142,6 +142,56 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    guardrails: T.Object(
+      {
+        // Input limits (issue 7 item 2), checked after authentication and before limits or the
+        // provider: each violation is a 400 input_limit_exceeded naming the limit and the field.
+        input: T.Object(
+          {
+            maxMessages: T.Integer({
+              minimum: 1,
+              maximum: 1_000_000,
+              default: 1000,
+              description: 'Most conversation turns (messages, or Responses API input items) in one request.',
+            }),
+            maxTextChars: T.Integer({
+              minimum: 1,
+              maximum: 100_000_000,
+              default: 1_000_000,
+              description: 'Most characters in one text field of a request (binary payloads excluded).',
+            }),
+            maxPromptTokens: T.Integer({
+              minimum: 1,
+              maximum: 100_000_000,
+              default: 1_000_000,
+              description: 'Most estimated prompt tokens (UTF-8 bytes of all prompt texts / 3, rounded up).',
+            }),
+            maxTools: T.Integer({
+              minimum: 0,
+              maximum: 10_000,
+              default: 64,
+              description: 'Most tool definitions in one request.',
+            }),
+            // At most 64: the guardrails' text walk goes no deeper, so nothing deeper may pass.
+            maxDepth: T.Integer({
+              minimum: 2,
+              maximum: 64,
+              default: 32,
+              description: 'Deepest JSON nesting of the request body (the body object itself is depth 1).',
+            }),
+            maxOutputTokens: T.Integer({
+              minimum: 1,
+              maximum: 100_000_000,
+              default: 128_000,
+              description:
+                'Highest max_tokens / max_completion_tokens / max_output_tokens a request may ask for.',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     timeouts: T.Object(
       {
         headersMs: T.Integer({

@@ -58,7 +58,7 @@ export function chatCompletions(deps: DataPlaneDeps) {
         const openAITarget = nativeFormat(result.target.provider) === 'openai';
         if (stream) {
           const check = guard.outputActive
-            ? createOpenAIChunkGuard(() => guard.streamFilter() as StreamFilter)
+            ? createOpenAIChunkGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(
             reply,

@@ -4,6 +4,7 @@ import { createVault, type Vault } from '../guardrails/actions.ts';
 import type { Finding, Guardrails, InspectResult } from '../guardrails/inspect.ts';
 import { appliesTo, type GuardrailPolicy } from '../guardrails/policy.ts';
 import { createStreamFilter, type StreamFilter } from '../guardrails/stream.ts';
+import { checkHostedCapabilities } from './hosted-tools.ts';
 import { answerTexts, type Format, requestTexts, type TextSlot } from './texts.ts';
 
 /**
@@ -14,7 +15,10 @@ import { answerTexts, type Format, requestTexts, type TextSlot } from './texts.t
  * says otherwise.
  */
 export interface RequestGuard {
-  /** Inspects and rewrites the request body's texts in place; throws guardrail_blocked. */
+  /**
+   * Refuses unlisted provider-hosted tools and beta flags, then inspects and rewrites the request
+   * body's texts in place; throws guardrail_blocked.
+   */
   inspectInput(format: Format, body: Record<string, unknown>): void;
   /** True when the answer must be inspected (or pseudonyms restored): raw pass-through is off. */
   readonly outputActive: boolean;
@@ -22,11 +26,16 @@ export interface RequestGuard {
   inspectAnswer(format: Format, body: Record<string, unknown>): void;
   /** A filter for streamed answer text, or undefined when nothing applies to output. */
   streamFilter(): StreamFilter | undefined;
+  /** Whether the answer may call this function tool (the policy's tool allowlist). */
+  toolAllowed(name: string): boolean;
 }
 
 const CONTENT_POLICY = 'guardrail_blocked';
 
-function blocked(where: 'input' | 'output', result: Pick<InspectResult, 'blockedBy'>): PortcullisError {
+function blocked(
+  where: 'input' | 'output',
+  result: { blockedBy?: { detector: string; category: string } },
+): PortcullisError {
   const by = result.blockedBy ?? { detector: 'guardrail', category: 'policy' };
   return new PortcullisError(CONTENT_POLICY, {
     vars: { where: where === 'input' ? 'request' : 'answer', detector: by.detector, category: by.category },
@@ -54,6 +63,41 @@ function logFindings(request: FastifyRequest, where: 'input' | 'output', result:
     'guardrail findings',
   );
 }
+
+/** Blocks an answer calling a tool outside the allowlist (OWASP LLM08): names no tool, like every block. */
+export const TOOL_NOT_ALLOWED = { detector: 'tools', category: 'tool_not_allowed' } as const;
+
+/** Names of the function tools a non-streaming answer calls, in each client wire format. */
+function calledTools(format: Format, body: Record<string, unknown>): string[] {
+  const names: string[] = [];
+  const add = (value: unknown): void => {
+    if (typeof value === 'string') names.push(value);
+  };
+  const items = (value: unknown): Record<string, unknown>[] =>
+    Array.isArray(value)
+      ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null)
+      : [];
+  if (format === 'chat') {
+    for (const choice of items(body.choices)) {
+      const message = items([choice.message])[0];
+      for (const call of items(message?.tool_calls)) add(items([call.function])[0]?.name ?? call.name);
+      add(items([message?.function_call])[0]?.name);
+    }
+  } else if (format === 'messages') {
+    for (const block of items(body.content)) if (block.type === 'tool_use') add(block.name);
+  } else if (format === 'responses') {
+    for (const item of items(body.output)) {
+      if (item.type === 'function_call' || item.type === 'custom_tool_call') add(item.name);
+    }
+  }
+  return names;
+}
+
+/** Passes text through unchanged: streams that only need the tool allowlist. */
+const PASS_THROUGH: StreamFilter = {
+  push: (text) => ({ text, blocked: false, counts: {} }),
+  end: () => ({ text: '', blocked: false, counts: {} }),
+};
 
 function apply(slots: TextSlot[], picked: number[], result: InspectResult): void {
   for (const { index, text } of result.replacements) slots[picked[index] as number]?.set(text);
@@ -104,12 +148,19 @@ export function createRequestGuard(
     }
   };
 
+  const allowedTools = policy.tools.allow === null ? undefined : new Set(policy.tools.allow);
+  const toolAllowed = (name: string): boolean => allowedTools === undefined || allowedTools.has(name);
+
   return {
     inspectInput(format, body) {
+      checkHostedCapabilities(format, body, request.headers['anthropic-beta'], policy);
       inspect(requestTexts(format, body), 'input');
     },
-    outputActive: outputDetectors || vault !== undefined,
+    outputActive: outputDetectors || vault !== undefined || allowedTools !== undefined,
+    toolAllowed,
     inspectAnswer(format, body) {
+      if (!calledTools(format, body).every(toolAllowed))
+        throw blocked('output', { blockedBy: TOOL_NOT_ALLOWED });
       // Log probabilities repeat the answer token by token, outside the texts inspected.
       if (outputDetectors && Array.isArray(body.choices)) {
         for (const choice of body.choices) {
@@ -123,7 +174,7 @@ export function createRequestGuard(
       if (vault && vault.size > 0) for (const slot of slots) slot.set(vault.restore(slot.get()));
     },
     streamFilter() {
-      if (!outputDetectors && !vault) return undefined;
+      if (!outputDetectors && !vault) return allowedTools ? PASS_THROUGH : undefined;
       return createStreamFilter({ guardrails, policy, vault, mode: wholeWindow ? 'window' : 'token' });
     },
   };

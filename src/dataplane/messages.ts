@@ -54,7 +54,7 @@ export function messages(deps: DataPlaneDeps) {
         const anthropicTarget = nativeFormat(result.target.provider) === 'anthropic';
         if (stream) {
           const check = guard.outputActive
-            ? createAnthropicEventGuard(() => guard.streamFilter() as StreamFilter)
+            ? createAnthropicEventGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(
             reply,
@@ -199,7 +199,6 @@ async function* relayOpenAIAsAnthropic(
     }
     if (!sawDone) {
       // Cut off upstream without [DONE]: end() closes a finished answer or reports the truncation.
-      const out = '';
       const g = emit(translator.end());
       if (g.stopped) status = GUARDRAIL_STOPPED;
       const tail = g.out + (g.stopped ?? '');

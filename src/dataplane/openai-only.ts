@@ -66,7 +66,7 @@ export function openAIOnly(
       async ({ result, record, guard }) => {
         if (stream) {
           const check = guard.outputActive
-            ? createResponsesEventGuard(() => guard.streamFilter() as StreamFilter)
+            ? createResponsesEventGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(reply, relayResponses(result, record, check));
         }

@@ -15,6 +15,7 @@ import {
   statusOf,
 } from './context.ts';
 import type { RequestGuard } from './guard.ts';
+import { checkInputLimits } from './input-limits.ts';
 
 /**
  * The one path every proxied call takes (DESIGN.md pipeline): authenticate and authorize the
@@ -56,6 +57,8 @@ export async function proxy(
   const started = deps.clock.now();
   const caller = await deps.admit(request, reply, plan.scope);
   deps.authorizeModel(request, caller, plan.model);
+  // Input limits before anything costs: counters, guardrail scans, the provider.
+  checkInputLimits(plan.endpoint, request.body as Record<string, unknown>, deps.config.guardrails.input);
   const resolved = await deps.resolveTargets(caller.workspaceId, plan.model);
   const targets = plan.selectTargets ? plan.selectTargets(resolved) : resolved;
   // Stage 4: limits and budgets are reserved here and settled exactly once: through `record`, or

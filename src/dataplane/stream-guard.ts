@@ -15,6 +15,11 @@ type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Every function tool the answer calls is allowed (the policy's tool allowlist); by default any. */
+export type ToolCheck = (name: string) => boolean;
+const anyTool: ToolCheck = () => true;
+const TOOL_BLOCK = { blockedBy: { detector: 'tools', category: 'tool_not_allowed' } };
+
 function reason(chunk: { blockedBy?: { detector: string; category: string } }): string {
   const by = chunk.blockedBy ?? { detector: 'guardrail', category: 'policy' };
   return `The answer was blocked by the workspace's ${by.detector} guardrail (${by.category}).`;
@@ -26,7 +31,10 @@ function reason(chunk: { blockedBy?: { detector: string; category: string } }): 
  * Log probabilities repeat the text token by token, so they are dropped while output guardrails
  * are on.
  */
-export function createOpenAIChunkGuard(newFilter: () => StreamFilter): (chunk: Json) => Guarded<Json> {
+export function createOpenAIChunkGuard(
+  newFilter: () => StreamFilter,
+  toolAllowed: ToolCheck = anyTool,
+): (chunk: Json) => Guarded<Json> {
   const filters = new Map<string, StreamFilter>();
   const filterFor = (key: string): StreamFilter => {
     let f = filters.get(key);
@@ -51,6 +59,11 @@ export function createOpenAIChunkGuard(newFilter: () => StreamFilter): (chunk: J
       }
       const calls = delta && Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
       for (const call of calls) {
+        // The name arrives with the call's first chunk, before any of its arguments.
+        if (isObject(call) && isObject(call.function) && typeof call.function.name === 'string') {
+          if (!toolAllowed(call.function.name))
+            return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+        }
         if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string')
           continue;
         const out = filterFor(`${c}:tool:${String(call.index ?? 0)}`).push(call.function.arguments);
@@ -104,9 +117,20 @@ export function createOpenAIChunkGuard(newFilter: () => StreamFilter): (chunk: J
 }
 
 /** Anthropic Messages stream events (Anthropic clients). A new filter serves each text block. */
-export function createAnthropicEventGuard(newFilter: () => StreamFilter): (event: Json) => Guarded<Json> {
+export function createAnthropicEventGuard(
+  newFilter: () => StreamFilter,
+  toolAllowed: ToolCheck = anyTool,
+): (event: Json) => Guarded<Json> {
   let filter: StreamFilter | undefined;
   return (event) => {
+    if (
+      event.type === 'content_block_start' &&
+      isObject(event.content_block) &&
+      event.content_block.type === 'tool_use' &&
+      !toolAllowed(String(event.content_block.name))
+    ) {
+      return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+    }
     if (event.type === 'content_block_delta' && isObject(event.delta) && event.delta.type === 'text_delta') {
       filter ??= newFilter();
       const out = filter.push(typeof event.delta.text === 'string' ? event.delta.text : '');
@@ -134,7 +158,10 @@ export function createAnthropicEventGuard(newFilter: () => StreamFilter): (event
 }
 
 /** Responses API stream events: output_text deltas filtered, the *.done repeats rewritten. */
-export function createResponsesEventGuard(newFilter: () => StreamFilter): (event: Json) => Guarded<Json> {
+export function createResponsesEventGuard(
+  newFilter: () => StreamFilter,
+  toolAllowed: ToolCheck = anyTool,
+): (event: Json) => Guarded<Json> {
   const filters = new Map<string, StreamFilter>();
   const sent = new Map<string, string>();
   const key = (e: Json): string => `${String(e.output_index ?? 0)}:${String(e.content_index ?? 0)}`;
@@ -156,6 +183,15 @@ export function createResponsesEventGuard(newFilter: () => StreamFilter): (event
   };
   return (event) => {
     const type = event.type;
+    // A call is announced by output_item.added, before its arguments stream.
+    const item = isObject(event.item) ? event.item : undefined;
+    if (
+      (type === 'response.output_item.added' || type === 'response.output_item.done') &&
+      (item?.type === 'function_call' || item?.type === 'custom_tool_call') &&
+      !toolAllowed(String(item.name))
+    ) {
+      return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+    }
     if (type === 'response.output_text.delta' && typeof event.delta === 'string') {
       const k = key(event);
       let filter = filters.get(k);

@@ -13,6 +13,8 @@ export type SlotRole = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface TextSlot {
   role: SlotRole;
+  /** Where the text is in the body, as OpenAI's `param` names it (`messages.2.content.0.text`). */
+  path: string;
   get(): string;
   set(text: string): void;
 }
@@ -68,20 +70,23 @@ function walk(
   role: SlotRole,
   out: TextSlot[],
   depth = 0,
+  parent = '',
 ): void {
   if (depth > 64) return;
+  const path = parent === '' ? String(key) : `${parent}.${key}`;
   const value = (holder as Record<string | number, unknown>)[key];
   if (typeof value === 'string') {
     if (value.length === 0 || (typeof key === 'string' && isBinaryUrl(key, value))) return;
     out.push({
       role,
+      path,
       get: () => (holder as Record<string | number, unknown>)[key] as string,
       set: (text) => {
         (holder as Record<string | number, unknown>)[key] = text;
       },
     });
   } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value, i, role, out, depth + 1);
+    for (let i = 0; i < value.length; i++) walk(value, i, role, out, depth + 1, path);
   } else if (isObject(value)) {
     for (const k of Object.keys(value)) {
       // A plain-text document source carries its text in `data` (elsewhere `data` is base64).
@@ -91,7 +96,7 @@ function walk(
         value.type === 'tool_result' || value.type === 'document' || value.type === 'function_call_output'
           ? 'tool'
           : role;
-      walk(value, k, inner, out, depth + 1);
+      walk(value, k, inner, out, depth + 1, path);
     }
   }
 }
@@ -103,7 +108,7 @@ export function requestTexts(format: Format, body: Json): TextSlot[] {
   if (format === 'chat' || format === 'messages') {
     if (format === 'messages') walk(body, 'system', 'system', out);
     messages.forEach((m, i) => {
-      if (isObject(m)) walk(messages, i, roleOf(m.role), out);
+      if (isObject(m)) walk(messages, i, roleOf(m.role), out, 0, 'messages');
     });
     // Tool definitions and predicted output are written by the application, not by a user.
     walk(body, 'tools', 'system', out);
@@ -123,10 +128,10 @@ export function requestTexts(format: Format, body: Json): TextSlot[] {
             : item.type === 'function_call'
               ? 'assistant'
               : roleOf(item.role);
-        walk(input, i, role, out);
+        walk(input, i, role, out, 0, 'input');
       });
     } else walk(body, 'input', 'user', out);
-    if (isObject(body.prompt)) walk(body.prompt, 'variables', 'user', out);
+    if (isObject(body.prompt)) walk(body.prompt, 'variables', 'user', out, 0, 'prompt');
   }
   return out;
 }
@@ -136,7 +141,9 @@ export function answerTexts(format: Format, body: Json): TextSlot[] {
   const out: TextSlot[] = [];
   if (format === 'chat') {
     const choices = Array.isArray(body.choices) ? body.choices : [];
-    for (const choice of choices) if (isObject(choice)) walk(choice, 'message', 'assistant', out);
+    choices.forEach((choice, i) => {
+      if (isObject(choice)) walk(choice, 'message', 'assistant', out, 0, `choices.${i}`);
+    });
   } else if (format === 'messages') {
     walk(body, 'content', 'assistant', out);
   } else if (format === 'responses') {

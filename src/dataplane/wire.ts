@@ -15,6 +15,7 @@ import { createGuardrailPolicies, type GuardrailPolicies } from '../guardrails/p
 import { loadPepper } from '../keys/hash.ts';
 import type { KeyPrincipal } from '../keys/types.ts';
 import { createKeyVerifier } from '../keys/verify.ts';
+import { readPlans } from '../limits/named-plans.ts';
 import { createPriceRepository } from '../limits/price-repository.ts';
 import { createPriceBook } from '../limits/prices.ts';
 import { createLimitsStage, type LimitsStage } from '../limits/stage.ts';
@@ -128,6 +129,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     prices,
     tokens: await createTokenEstimator({ exactUpToChars: config.limits.exactTokenCountChars }),
     loadWorkspaceLimits: (id) => workspaceRepository.getLimits(id),
+    loadWorkspacePlans: (id) => readPlans(workspaceRepository, id),
   });
 
   const origin = (request: FastifyRequest): string | undefined => {

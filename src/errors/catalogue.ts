@@ -159,6 +159,23 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: "The {where} was blocked by the workspace's {detector} guardrail ({category}).",
   },
+  input_limit_exceeded: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The request exceeds the input limit {limit}: {value} is more than the {max} allowed.',
+  },
+  hosted_tool_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    message:
+      'The provider-hosted tool "{tool}" is not allowed for this key; an administrator can allow it with `portcullis guardrails set --allow-hosted-tools`.',
+  },
+  beta_flag_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    message:
+      'The anthropic-beta flag "{flag}" is not allowed for this key; an administrator can allow it with `portcullis guardrails set --allow-beta-flags`.',
+  },
   // Routing and upstream (pipeline stage 6)
   model_not_found: {
     status: 404,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appliesTo, DEFAULT_POLICY, mergePolicy, validatePolicyOverride } from './policy.ts';
+import { DETECTOR_NAMES } from './types.ts';
 
 test('default policy: secrets redacted both ways, high-confidence injection blocked, PII logged, fail closed', () => {
   assert.equal(DEFAULT_POLICY.secrets.action, 'redact');
@@ -8,7 +9,7 @@ test('default policy: secrets redacted both ways, high-confidence injection bloc
   assert.equal(DEFAULT_POLICY['prompt-injection'].action, 'block');
   assert.ok(DEFAULT_POLICY['prompt-injection'].threshold >= 0.8);
   assert.equal(DEFAULT_POLICY.pii.action, 'log');
-  for (const d of Object.values(DEFAULT_POLICY)) assert.equal(d.onError, 'block');
+  for (const d of DETECTOR_NAMES) assert.equal(DEFAULT_POLICY[d].onError, 'block');
   assert.ok(Object.isFrozen(DEFAULT_POLICY.pii));
 });
 
@@ -32,4 +33,21 @@ test('overrides are validated with readable reasons', () => {
     nope: {},
   });
   assert.equal(errs.length, 5, errs.join('\n'));
+});
+
+test('tool, hosted-tool and beta-flag allowlists: any tool and no hosted tool or flag by default', () => {
+  assert.equal(DEFAULT_POLICY.tools.allow, null);
+  assert.deepEqual(DEFAULT_POLICY.hostedTools.allow, []);
+  assert.deepEqual(DEFAULT_POLICY.betaFlags.allow, []);
+  const ws = mergePolicy(DEFAULT_POLICY, { tools: { allow: ['a', 'b'] } });
+  assert.deepEqual(mergePolicy(ws, { tools: { allow: ['c'] } }).tools.allow, ['c'], 'a key list replaces');
+  assert.deepEqual(
+    validatePolicyOverride({ tools: { allow: null }, hostedTools: { allow: ['web_search'] } }),
+    [],
+  );
+  assert.equal(
+    validatePolicyOverride({ tools: { allow: ['has space'] }, betaFlags: { allow: null } }).length,
+    2,
+  );
+  assert.equal(validatePolicyOverride({ tools: { deny: [] } }).length, 1);
 });

@@ -34,13 +34,32 @@ export interface SecretsPolicy extends DetectorPolicy {
   disabledRules: readonly string[];
 }
 
+/** Function tools the model may call (OWASP LLM08, excessive agency); null = any. */
+export interface ToolPolicy {
+  allow: readonly string[] | null;
+}
+
+/** Names allowed for a capability that is off unless listed (provider-hosted tools, beta flags). */
+export interface AllowList {
+  allow: readonly string[];
+}
+
 export interface GuardrailPolicy {
   'prompt-injection': DetectorPolicy;
   pii: PiiPolicy;
   secrets: SecretsPolicy;
+  tools: ToolPolicy;
+  /** Provider-hosted tools (web search, code execution, MCP …) by type or type prefix; none by default. */
+  hostedTools: AllowList;
+  /** `anthropic-beta` header flags; none by default. */
+  betaFlags: AllowList;
 }
 
-export type PolicyOverride = { [K in DetectorName]?: Partial<GuardrailPolicy[K]> };
+export type PolicySection = keyof GuardrailPolicy;
+const ACCESS_SECTIONS = ['tools', 'hostedTools', 'betaFlags'] as const;
+const SECTIONS: readonly PolicySection[] = [...DETECTOR_NAMES, ...ACCESS_SECTIONS];
+
+export type PolicyOverride = { [K in PolicySection]?: Partial<GuardrailPolicy[K]> };
 
 /**
  * What a new workspace starts with (documented in docs/guardrails.md): secrets redacted both ways,
@@ -74,6 +93,9 @@ export const DEFAULT_POLICY: GuardrailPolicy = deepFreeze({
     onError: 'block',
     disabledRules: [],
   },
+  tools: { allow: null },
+  hostedTools: { allow: [] },
+  betaFlags: { allow: [] },
 });
 
 function deepFreeze<T>(o: T): T {
@@ -95,7 +117,7 @@ export function mergePolicy(
   const out = structuredClone(base) as GuardrailPolicy;
   for (const o of overrides) {
     if (!o) continue;
-    for (const d of DETECTOR_NAMES) {
+    for (const d of SECTIONS) {
       const part = o[d];
       if (part) Object.assign(out[d], structuredClone(part));
     }
@@ -108,6 +130,10 @@ export function validatePolicyOverride(input: unknown): string[] {
   const errors: string[] = [];
   if (!input || typeof input !== 'object' || Array.isArray(input)) return ['policy must be an object'];
   for (const [name, value] of Object.entries(input)) {
+    if ((ACCESS_SECTIONS as readonly string[]).includes(name)) {
+      errors.push(...validateAllowList(name, value));
+      continue;
+    }
     if (!DETECTOR_NAMES.includes(name as DetectorName)) {
       errors.push(`unknown detector "${name}"`);
       continue;
@@ -161,6 +187,26 @@ export function validatePolicyOverride(input: unknown): string[] {
         'disabledRules: string[]',
       );
     }
+  }
+  return errors;
+}
+
+/** `{ allow: [...] }` of names (tools: also `null` = any), each 1-128 printable characters, at most 256. */
+function validateAllowList(name: string, value: unknown): string[] {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return [`${name}: must be an object`];
+  const errors: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (k !== 'allow') {
+      errors.push(`${name}.${k}: unknown field`);
+      continue;
+    }
+    if (v === null && name === 'tools') continue;
+    const ok =
+      Array.isArray(v) &&
+      v.length <= 256 &&
+      v.every((t) => typeof t === 'string' && /^[\x21-\x7e]{1,128}$/.test(t));
+    if (!ok)
+      errors.push(`${name}.allow: ${name === 'tools' ? 'null or ' : ''}up to 256 names without spaces`);
   }
   return errors;
 }

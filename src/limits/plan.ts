@@ -7,25 +7,42 @@ import { type WindowSpan, windowAt, windowTtlMs } from './windows.ts';
  * much. No I/O, so the arithmetic is unit-tested on its own (plan.test.ts); stage.ts runs the plan
  * against the counters and settles it.
  */
-export type LimitScope = 'key' | 'workspace' | 'model' | 'global';
+export type LimitScope = 'key' | 'workspace' | 'model' | 'plan' | 'global';
 
 export interface Level {
   scope: LimitScope;
-  /** Key id, workspace id, `<workspace id>:<model>` for a workspace's model limit, or '' for global. */
+  /**
+   * Key id, workspace id, `<workspace id>:<model>` for a workspace's model limit, '' for global;
+   * for a named plan `k:<key id>` or `w:<workspace id>`, plus `:<model>` for its per-model limits.
+   */
   id: string;
-  /** For the `model` scope: the model name the limit is for. */
+  /** For the `model` scope and a plan's per-model limits: the model name the limit is for. */
   model?: string;
+  /** For the `plan` scope: which plan, and whether the key or the workspace is on it. */
+  plan?: { name: string; on: 'key' | 'workspace' };
   limits: Readonly<KeyLimits>;
 }
 
-/** How refusal messages name a level: `key`, `workspace`, `model "gpt-4o"`, `global`. */
-export function scopeLabel(level: Pick<Level, 'scope' | 'model'>): string {
-  return level.scope === 'model' ? `model "${level.model ?? ''}"` : level.scope;
+/**
+ * How refusal messages name a level: `key`, `workspace`, `model "gpt-4o"`, `global`,
+ * `key plan "free"`, `workspace plan "pro" model "gpt-4o"`.
+ */
+export function scopeLabel(level: Pick<Level, 'scope' | 'model' | 'plan'>): string {
+  const model = level.model === undefined ? '' : `model "${level.model}"`;
+  if (level.scope === 'model') return model;
+  if (level.scope === 'plan' && level.plan) {
+    return `${level.plan.on} plan "${level.plan.name}"${model ? ` ${model}` : ''}`;
+  }
+  return level.scope;
 }
 
 export interface BudgetCharge {
   scope: LimitScope;
   id: string;
+  /** The level's name in messages (scopeLabel). */
+  label: string;
+  /** For the `plan` scope: the plan's name. */
+  plan?: string;
   window: BudgetWindow;
   span: WindowSpan;
   limitMicros: number;
@@ -58,7 +75,13 @@ export const CONCURRENCY_TTL_MS = 3_600_000;
 /** The cap used when a reservation is settled or released: such adds must never be refused. */
 export const UNCAPPED = Number.MAX_SAFE_INTEGER;
 
-const LETTER: Readonly<Record<LimitScope, string>> = { key: 'k', workspace: 'w', model: 'm', global: 'g' };
+const LETTER: Readonly<Record<LimitScope, string>> = {
+  key: 'k',
+  workspace: 'w',
+  model: 'm',
+  plan: 'p',
+  global: 'g',
+};
 
 export function counterKey(kind: 'rpm' | 'tpm' | 'conc', level: Pick<Level, 'scope' | 'id'>): string {
   return `lim:${kind}:${LETTER[level.scope]}:${level.id}`;
@@ -83,6 +106,8 @@ export function budgetsOf(levels: readonly Level[], now: number): BudgetCharge[]
     out.push({
       scope: level.scope,
       id: level.id,
+      label: scopeLabel(level),
+      ...(level.plan ? { plan: level.plan.name } : {}),
       window,
       span,
       limitMicros: toMicros(usd),

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import type { Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
 
@@ -19,14 +20,23 @@ export interface PriceRepository {
   set(price: Omit<ModelPrice, 'updatedAt'>): Promise<ModelPrice>;
   list(workspaceId: string): Promise<ModelPrice[]>;
   remove(workspaceId: string, model: string): Promise<boolean>;
+  /** The same repository inside `tx` (src/store/tx.ts), so a change commits with its audit entry. */
+  inTx(tx: Tx): PriceRepository;
 }
 
 /** The most a price may be: $1,000,000 per million tokens keeps every product below 2^53. */
 export const MAX_MICROS_PER_MTOK = 1_000_000_000_000;
 
-export function createPriceRepository({ store, clock }: { store: Store; clock: Clock }): PriceRepository {
+export function createPriceRepository({
+  store,
+  clock,
+}: {
+  store: Pick<Store, 'db'>;
+  clock: Clock;
+}): PriceRepository {
   const { db } = store;
   return {
+    inTx: (tx) => createPriceRepository({ store: tx, clock }),
     async set(price) {
       for (const v of [price.inputMicrosPerMtok, price.outputMicrosPerMtok]) {
         if (!Number.isSafeInteger(v) || v < 0 || v > MAX_MICROS_PER_MTOK)

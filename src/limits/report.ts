@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.ts';
 import type { Counters } from '../counters/types.ts';
 import type { KeyLimits } from '../keys/types.ts';
 import { modelLevels, type WorkspaceLimits } from './model-limits.ts';
+import { planLevels, type WorkspacePlans } from './named-plans.ts';
 import { budgetsOf, counterKey, type Level, MINUTE_MS } from './plan.ts';
 import { resetText } from './windows.ts';
 
@@ -12,8 +13,10 @@ import { resetText } from './windows.ts';
 export interface UsageRow {
   scope: Level['scope'];
   id: string;
-  /** For the `model` scope: the model name. */
+  /** For the `model` scope and a plan's per-model limits: the model name. */
   model?: string;
+  /** For the `plan` scope: the plan's name. */
+  plan?: string;
   limit: 'rpm' | 'tpm' | 'concurrency' | 'budget';
   /** Requests, tokens, slots, or micro-dollars for budgets. */
   max: number;
@@ -33,12 +36,13 @@ export function globalLevel(config: Readonly<Config>): Level {
 
 /**
  * Every level that can apply to calls of a key (when given) or of a whole workspace: the key, the
- * workspace, each of the workspace's per-model limits, and the global one.
+ * workspace, each of the workspace's per-model limits, the plans of both, and the global one.
  */
 export function applicableLevels(opts: {
   key?: { id: string; limits: Readonly<KeyLimits> };
   workspaceId: string;
   workspaceLimits: WorkspaceLimits;
+  plans?: WorkspacePlans;
   global: Level;
 }): Level[] {
   const levels: Level[] = [];
@@ -46,6 +50,8 @@ export function applicableLevels(opts: {
   const { models: _models, ...own } = opts.workspaceLimits;
   levels.push({ scope: 'workspace', id: opts.workspaceId, limits: own });
   levels.push(...modelLevels(opts.workspaceId, opts.workspaceLimits));
+  if (opts.plans)
+    levels.push(...planLevels(opts.plans, { workspaceId: opts.workspaceId, keyId: opts.key?.id }));
   levels.push(opts.global);
   return levels;
 }
@@ -64,6 +70,7 @@ export async function usageReport(
       if (max === undefined) continue;
       const row: UsageRow = { scope: level.scope, id: level.id, limit: kind, max, used: 0 };
       if (level.model !== undefined) row.model = level.model;
+      if (level.plan !== undefined) row.plan = level.plan.name;
       rows.push(row);
       rate.push({ row, key: counterKey(kind, level) });
     }
@@ -75,6 +82,7 @@ export async function usageReport(
         max: level.limits.concurrency,
         used: 0,
       };
+      if (level.plan !== undefined) row.plan = level.plan.name;
       rows.push(row);
       plain.push({ row, key: counterKey('conc', level) });
     }
@@ -89,6 +97,7 @@ export async function usageReport(
       window: b.window,
       resets: resetText(b.span),
     };
+    if (b.plan !== undefined) row.plan = b.plan;
     rows.push(row);
     plain.push({ row, key: b.key });
   }

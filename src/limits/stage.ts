@@ -8,6 +8,7 @@ import type { KeyLimits } from '../keys/types.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import { rateLimitHeaders, retryHeaders } from './headers.ts';
 import { modelLevel, modelLimitsFor, type WorkspaceLimits } from './model-limits.ts';
+import { emptyPlans, planLevels, type WorkspacePlans } from './named-plans.ts';
 import {
   type BudgetCharge,
   budgetsOf,
@@ -77,6 +78,8 @@ export interface LimitsStageOptions {
   prices: PriceBook;
   tokens: TokenEstimator;
   loadWorkspaceLimits: (workspaceId: string) => Promise<WorkspaceLimits>;
+  /** The workspace's named plans and who is on them (settings.plans); none when not given. */
+  loadWorkspacePlans?: (workspaceId: string) => Promise<WorkspacePlans>;
 }
 
 const WORKSPACE_CACHE_MS = 5_000;
@@ -96,16 +99,27 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
   const local = cfg.onCountersDown === 'local' ? createMemoryCounters({ clock, logger }) : undefined;
   let degraded = false;
 
-  const workspaces = new Map<string, { expiresAt: number; limits: Promise<WorkspaceLimits> }>();
-  const workspaceLimits = (id: string): Promise<WorkspaceLimits> => {
+  interface WorkspaceSetup {
+    limits: WorkspaceLimits;
+    plans: WorkspacePlans;
+  }
+  const loadSetup = async (id: string): Promise<WorkspaceSetup> => {
+    const [limits, plans] = await Promise.all([
+      opts.loadWorkspaceLimits(id),
+      opts.loadWorkspacePlans?.(id) ?? emptyPlans(),
+    ]);
+    return { limits, plans };
+  };
+  const workspaces = new Map<string, { expiresAt: number; setup: Promise<WorkspaceSetup> }>();
+  const workspaceSetup = (id: string): Promise<WorkspaceSetup> => {
     const now = clock.now();
     const hit = workspaces.get(id);
-    if (hit && hit.expiresAt > now) return hit.limits;
+    if (hit && hit.expiresAt > now) return hit.setup;
     if (workspaces.size >= MAX_CACHED_WORKSPACES) workspaces.clear();
-    const limits = opts.loadWorkspaceLimits(id);
-    limits.catch(() => workspaces.delete(id));
-    workspaces.set(id, { expiresAt: now + WORKSPACE_CACHE_MS, limits });
-    return limits;
+    const setup = loadSetup(id);
+    setup.catch(() => workspaces.delete(id));
+    workspaces.set(id, { expiresAt: now + WORKSPACE_CACHE_MS, setup });
+    return setup;
   };
 
   /** Runs one counters operation, falling back (or failing closed) when they are unreachable. */
@@ -166,7 +180,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     const { headers } = retryHeaders(b.span.end - clock.now());
     return new PortcullisError('budget_exceeded', {
       vars: {
-        scope: b.scope,
+        scope: b.label,
         window: WINDOW_ADJECTIVE[b.window],
         state,
         reset: resetText(b.span),
@@ -183,9 +197,9 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     },
 
     async usage({ workspaceId, key }) {
-      const limits = await opts.loadWorkspaceLimits(workspaceId);
+      const { limits, plans } = await loadSetup(workspaceId);
       const global: Level = { scope: 'global', id: '', limits: globalLimits };
-      const levels = applicableLevels({ key, workspaceId, workspaceLimits: limits, global });
+      const levels = applicableLevels({ key, workspaceId, workspaceLimits: limits, plans, global });
       try {
         return { limits, usage: await usageReport(opts.counters, levels, clock.now()) };
       } catch (err) {
@@ -196,13 +210,16 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
 
     async admit(call) {
       const now = clock.now();
-      const workspace = await workspaceLimits(call.workspaceId);
+      const { limits: workspace, plans } = await workspaceSetup(call.workspaceId);
       const levels: Level[] = [
         { scope: 'key', id: call.keyId, limits: call.keyLimits },
         { scope: 'workspace', id: call.workspaceId, limits: workspace },
       ];
       const perModel = modelLimitsFor(workspace, call.model);
       if (perModel) levels.push(modelLevel(call.workspaceId, call.model, perModel));
+      levels.push(
+        ...planLevels(plans, { workspaceId: call.workspaceId, keyId: call.keyId, model: call.model }),
+      );
       levels.push({ scope: 'global', id: '', limits: globalLimits });
       const budgets = budgetsOf(levels, now);
       const needsTokens = budgets.length > 0 || levels.some((l) => l.limits.tpm !== undefined);
@@ -234,7 +251,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
         if (cost > b.limitMicros) {
           throw new PortcullisError('request_exceeds_limit', {
             vars: {
-              detail: `its worst-case cost of ${dollars(cost)} is more than the whole ${b.scope} ${WINDOW_ADJECTIVE[b.window]} budget of ${dollars(b.limitMicros)}`,
+              detail: `its worst-case cost of ${dollars(cost)} is more than the whole ${b.label} ${WINDOW_ADJECTIVE[b.window]} budget of ${dollars(b.limitMicros)}`,
             },
           });
         }
@@ -420,7 +437,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
             limitUsd: b.limitMicros / 1_000_000,
             resets: resetText(b.span),
           },
-          `budget: ${b.scope} ${WINDOW_ADJECTIVE[b.window]} budget ${percent}% used`,
+          `budget: ${b.label} ${WINDOW_ADJECTIVE[b.window]} budget ${percent}% used`,
         );
       })
       .catch(() => undefined);

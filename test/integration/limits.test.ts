@@ -266,6 +266,15 @@ describe('limits when the counters are unreachable', { skip: !redisUrl && 'TEST_
         if (policy === 'refuse') {
           assert.equal(r.status, 503);
           assert.equal(r.json.error?.code, 'limits_unavailable');
+          // Failing closed is audited like any refusal (issue 6, item 2); the audit log is in the store.
+          await until(async () => {
+            const rows = await fx.gateway.store.db
+              .selectFrom('audit_log')
+              .select('details')
+              .where('action', '=', 'request.refused')
+              .execute();
+            return rows.some((row) => JSON.parse(row.details).code === 'limits_unavailable');
+          });
         } else {
           assert.equal(r.status, 200);
           assert.equal((await chat(fx, key)).status, 200);
