@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.ts';
 import type { Caller, ObservedCall } from '../dataplane/context.ts';
 import type { PriceBook } from '../limits/prices.ts';
+import type { BudgetThresholdEvent } from '../limits/stage.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { AuthBlocked } from '../pipeline/authenticate.ts';
 import type { Router } from '../routing/resolve.ts';
@@ -27,6 +28,26 @@ export function auditAuthBlocked(events: Pick<EventWriter, 'audit'>): (blocked: 
         failures: blocked.failures,
         windowMs: blocked.windowMs,
         cooldownMs: blocked.cooldownMs,
+      },
+    });
+  };
+}
+
+/** Budget 50 / 80 / 100 % marks as audit entries (issue 6: "audited now, alerts later"). */
+export function auditBudgetThreshold(events: Pick<EventWriter, 'audit'>): (e: BudgetThresholdEvent) => void {
+  return (e) => {
+    events.audit({
+      action: 'budget.threshold',
+      outcome: e.percent >= 100 ? 'denied' : 'success',
+      actor: null,
+      workspaceId: e.workspaceId,
+      target: `${e.scope}:${e.id}`,
+      details: {
+        scope: e.scope,
+        window: e.window,
+        percent: e.percent,
+        usedUsd: e.usedMicros / 1_000_000,
+        limitUsd: e.limitMicros / 1_000_000,
       },
     });
   };

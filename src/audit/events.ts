@@ -38,6 +38,7 @@ export const AUDIT_ACTIONS = {
   'plans.assigned': ['plan', 'scope'],
   'plans.unassigned': ['plan', 'scope'],
   'auth.blocked': ['subject', 'failures', 'windowMs', 'cooldownMs'],
+  'budget.threshold': ['scope', 'window', 'percent', 'usedUsd', 'limitUsd'],
   'request.refused': ['code', 'status', 'method', 'route', 'surface'],
   'guardrail.blocked': ['detector', 'where', 'code'],
   'audit.exported': ['filters', 'count'],

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { auditAuthBlocked, createCallObserver } from '../audit/dataplane.ts';
+import { auditAuthBlocked, auditBudgetThreshold, createCallObserver } from '../audit/dataplane.ts';
 import type { EventWriter } from '../audit/writer.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
@@ -130,6 +130,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     tokens: await createTokenEstimator({ exactUpToChars: config.limits.exactTokenCountChars }),
     loadWorkspaceLimits: (id) => workspaceRepository.getLimits(id),
     loadWorkspacePlans: (id) => readPlans(workspaceRepository, id),
+    ...(opts.events ? { onBudgetThreshold: auditBudgetThreshold(opts.events) } : {}),
   });
 
   const origin = (request: FastifyRequest): string | undefined => {

@@ -70,6 +70,17 @@ export interface LimitsStage {
   invalidate(workspaceId?: string): void;
 }
 
+export interface BudgetThresholdEvent {
+  workspaceId: string;
+  scope: string;
+  /** The key, workspace or plan the budget belongs to. */
+  id: string;
+  window: string;
+  percent: number;
+  usedMicros: number;
+  limitMicros: number;
+}
+
 export interface LimitsStageOptions {
   config: Readonly<Config>;
   logger: Logger;
@@ -80,6 +91,8 @@ export interface LimitsStageOptions {
   loadWorkspaceLimits: (workspaceId: string) => Promise<WorkspaceLimits>;
   /** The workspace's named plans and who is on them (settings.plans); none when not given. */
   loadWorkspacePlans?: (workspaceId: string) => Promise<WorkspacePlans>;
+  /** Called once per budget window and 50 / 80 / 100 % mark (across replicas): the audit sink. */
+  onBudgetThreshold?: (event: BudgetThresholdEvent) => void;
 }
 
 const WORKSPACE_CACHE_MS = 5_000;
@@ -261,13 +274,13 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       // Concurrency slots, budgets and rates in one atomic call (one round trip with Redis): a
       // refusal by any of them charges none, so nothing has to be undone.
       const { value, counters } = await withCounters((c) => c.admit(plan.reserve, plan.rate));
-      if (!value.reserve.ok) throw reserveRefusal(plan, value.reserve, cost, counters);
+      if (!value.reserve.ok) throw reserveRefusal(plan, value.reserve, cost, counters, call.workspaceId);
       const requestOutcomes = value.rate.outcomes.slice(0, plan.tokenSpecsFrom);
       const tokenOutcomes = value.rate.outcomes.slice(plan.tokenSpecsFrom);
       if (!value.rate.allowed) {
         throw rateRefusal(plan, value.rate.outcomes, requestOutcomes, tokenOutcomes);
       }
-      if (plan.budgets.length > 0) budgetEvents(plan, value.reserve, cost, counters);
+      if (plan.budgets.length > 0) budgetEvents(plan, value.reserve, cost, counters, call.workspaceId);
       return ticketFor(
         call,
         plan,
@@ -284,6 +297,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     result: ReserveResult,
     cost: number,
     counters: Counters,
+    workspaceId: string,
   ): PortcullisError {
     const index = result.refusedIndex ?? 0;
     if (index < plan.concurrencyCount) {
@@ -297,7 +311,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
     if (!budget) return new PortcullisError('internal_error');
     const spent = result.values[index] ?? 0;
     // A refusal means the budget is used up as far as calls of this size go: the 100 % mark.
-    emitThreshold(budget, 100, spent, counters);
+    emitThreshold(budget, 100, spent, counters, workspaceId);
     return budgetRefusal(budget, spent, spent >= budget.limitMicros ? 'spent' : 'short', cost);
   }
 
@@ -357,7 +371,7 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       if (plan.reserve.length > 0) {
         ops.push(
           counters.reserve(releaseSpecs(plan, cost - plan.costReserved)).then((result) => {
-            afterRelease(plan, result, cost, counters);
+            afterRelease(plan, result, cost, counters, call.workspaceId);
           }),
         );
       }
@@ -397,13 +411,19 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
   }
 
   /** Clamps a concurrency counter driven below zero (expired mid-flight) and emits budget events. */
-  function afterRelease(plan: LimitPlan, result: ReserveResult, cost: number, counters: Counters): void {
+  function afterRelease(
+    plan: LimitPlan,
+    result: ReserveResult,
+    cost: number,
+    counters: Counters,
+    workspaceId: string,
+  ): void {
     for (let i = 0; i < plan.concurrencyCount; i++) {
       const value = result.values[i] ?? 0;
       const spec = plan.reserve[i];
       if (value < 0 && spec) void counters.add(spec.key, -value, spec.ttlMs).catch(() => undefined);
     }
-    budgetEvents(plan, result, cost, counters);
+    budgetEvents(plan, result, cost, counters, workspaceId);
   }
 
   /**
@@ -411,15 +431,27 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
    * with this change of `delta`. One event per budget window and mark across every replica: the
    * first to claim the mark in the counters emits it.
    */
-  function budgetEvents(plan: LimitPlan, result: ReserveResult, delta: number, counters: Counters): void {
+  function budgetEvents(
+    plan: LimitPlan,
+    result: ReserveResult,
+    delta: number,
+    counters: Counters,
+    workspaceId: string,
+  ): void {
     plan.budgets.forEach((b, j) => {
       const after = result.values[plan.concurrencyCount + j] ?? 0;
       for (const percent of crossedThresholds(after - delta, after, b.limitMicros))
-        emitThreshold(b, percent, after, counters);
+        emitThreshold(b, percent, after, counters, workspaceId);
     });
   }
 
-  function emitThreshold(b: BudgetCharge, percent: number, usedMicros: number, counters: Counters): void {
+  function emitThreshold(
+    b: BudgetCharge,
+    percent: number,
+    usedMicros: number,
+    counters: Counters,
+    workspaceId: string,
+  ): void {
     void counters
       .reserve([
         { key: `${b.key}:evt${percent}`, amount: 1, limit: 1, ttlMs: windowTtlMs(b.span, clock.now()) },
@@ -439,6 +471,15 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
           },
           `budget: ${b.label} ${WINDOW_ADJECTIVE[b.window]} budget ${percent}% used`,
         );
+        opts.onBudgetThreshold?.({
+          workspaceId,
+          scope: b.scope,
+          id: b.id,
+          window: b.window,
+          percent,
+          usedMicros,
+          limitMicros: b.limitMicros,
+        });
       })
       .catch(() => undefined);
   }

@@ -140,6 +140,17 @@ describe('limits and budgets (one gateway, memory counters)', () => {
     const events = fx.logs.lines.filter((l) => l.includes('"event":"budget.threshold"'));
     assert.ok(events.some((l) => l.includes('"percent":50')));
     assert.equal(events.filter((l) => l.includes('"percent":50')).length, 1);
+    // …and each is an audit entry of the workspace.
+    await fx.gateway.auditing.events.flush();
+    const audited = await fx.gateway.store.db
+      .selectFrom('audit_log')
+      .select(['workspace_id', 'details'])
+      .where('action', '=', 'budget.threshold')
+      .execute();
+    const percents = audited
+      .filter((a) => a.workspace_id === fx.workspaceId)
+      .map((a) => JSON.parse(a.details).percent);
+    assert.ok(percents.includes(50) && percents.includes(100), JSON.stringify(percents));
   });
 
   it('names scope, window, limit and reset when a workspace budget is spent', async () => {
