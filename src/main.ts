@@ -47,8 +47,8 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
   let egress: Egress | undefined;
   let auditing: Auditing | undefined;
   try {
-    const report = await store.migrate();
-    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'database migrated');
+    // The store logs what it applied.
+    await store.migrate();
     const keys = await resolveMasterKeys({ config, store, logger, dataDir: config.dataDir, clock });
     counters = await openCounters({ config, logger, clock });
     egress = createEgress({
