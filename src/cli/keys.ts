@@ -122,6 +122,21 @@ function oneKeyId(positionals: string[]): string {
 const SHOWN_ONCE =
   'Store it now in your secret manager: it is shown only this once and cannot be recovered (only a keyed hash is kept).';
 
+/** The key attributes `keys create` and `keys update` both take. */
+const KEY_ATTRIBUTE_OPTIONS: NonNullable<Command['options']> = {
+  scopes: { type: 'string', multiple: true },
+  models: { type: 'string', multiple: true },
+  'allow-ip': { type: 'string', multiple: true },
+  'allow-origin': { type: 'string', multiple: true },
+  expires: { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  concurrency: { type: 'string' },
+  'budget-usd': { type: 'string' },
+  'budget-window': { type: 'string' },
+  tags: { type: 'string', multiple: true },
+};
+
 export const keysCreateCommand: Command = {
   name: ['keys', 'create'],
   summary: 'Create an API key (printed once).',
@@ -132,18 +147,8 @@ export const keysCreateCommand: Command = {
   options: {
     workspace: { type: 'string' },
     name: { type: 'string' },
-    scopes: { type: 'string', multiple: true },
-    models: { type: 'string', multiple: true },
-    'allow-ip': { type: 'string', multiple: true },
-    'allow-origin': { type: 'string', multiple: true },
-    expires: { type: 'string' },
     env: { type: 'string' },
-    rpm: { type: 'string' },
-    tpm: { type: 'string' },
-    concurrency: { type: 'string' },
-    'budget-usd': { type: 'string' },
-    'budget-window': { type: 'string' },
-    tags: { type: 'string', multiple: true },
+    ...KEY_ATTRIBUTE_OPTIONS,
   },
   async run(ctx, values) {
     const workspace = requireFlag(values, 'workspace');
@@ -312,20 +317,7 @@ export const keysUpdateCommand: Command = {
         [--allow-origin URL,...|none] [--expires 30d|ISO-TIME|never] [--rpm N|none] [--tpm N|none]
         [--concurrency N|none] [--budget-usd X|none] [--budget-window day|week|month|total] [--tags a,b] [--json]
   Lists replace the key's list. Revoked and deleted keys cannot be changed.`,
-  options: {
-    name: { type: 'string' },
-    scopes: { type: 'string', multiple: true },
-    models: { type: 'string', multiple: true },
-    'allow-ip': { type: 'string', multiple: true },
-    'allow-origin': { type: 'string', multiple: true },
-    expires: { type: 'string' },
-    rpm: { type: 'string' },
-    tpm: { type: 'string' },
-    concurrency: { type: 'string' },
-    'budget-usd': { type: 'string' },
-    'budget-window': { type: 'string' },
-    tags: { type: 'string', multiple: true },
-  },
+  options: { name: { type: 'string' }, ...KEY_ATTRIBUTE_OPTIONS },
   async run(ctx, values, positionals) {
     const id = oneKeyId(positionals);
     const name = optionalFlag(values, 'name');

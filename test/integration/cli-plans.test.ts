@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/gateway.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'src/cli/run.ts');
 
 /**
  * `portcullis plans …`, `limits set` and `prices set` on a local SQLite store: the change and
@@ -20,16 +15,8 @@ describe('portcullis plans, limits set and prices set (CLI, audited)', () => {
   const masterKey = randomBytes(32).toString('base64');
 
   function cli(args: string[]) {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (!k.startsWith('PORTCULLIS_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL') env[k] = v;
-    }
-    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, ...args], {
-      env: { ...env, PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_MASTER_KEY: masterKey },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    const r = runCli(args, { PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_MASTER_KEY: masterKey });
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   }
 
@@ -110,26 +97,11 @@ describe('portcullis plans, limits set and prices set (CLI, audited)', () => {
     const key = JSON.parse(cli(['keys', 'create', '--workspace', 'other', '--name', 'x', '--json'])) as {
       id: string;
     };
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--disable-warning=ExperimentalWarning',
-        CLI,
-        'plans',
-        'assign',
-        '--workspace',
-        'acme',
-        '--plan',
-        'free',
-        '--key',
-        key.id,
-      ],
-      {
-        env: { ...process.env, PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_MASTER_KEY: masterKey },
-        encoding: 'utf8',
-      },
-    );
-    assert.notEqual(r.status, 0);
+    const r = runCli(['plans', 'assign', '--workspace', 'acme', '--plan', 'free', '--key', key.id], {
+      PORTCULLIS_DATA_DIR: tmp.dir,
+      PORTCULLIS_MASTER_KEY: masterKey,
+    });
+    assert.notEqual(r.code, 0);
     assert.deepEqual(JSON.parse(cli(['plans', 'list', '--workspace', 'acme', '--json'])).keys, {});
   });
 

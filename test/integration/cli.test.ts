@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { CLI, NODE_FLAGS, runCli, userEnv } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/gateway.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'src/cli/run.ts');
-const NODE_FLAGS = ['--disable-warning=ExperimentalWarning'];
-
-/** The environment a user would have, minus anything Portcullis-specific from the test runner. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('PORTCULLIS_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL') env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
 function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, CLI, ...args], {
-    env: cleanEnv(env),
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return runCli(args, env);
 }
 
 interface Served {
@@ -38,7 +20,7 @@ interface Served {
 
 async function serve(env: Record<string, string>): Promise<Served> {
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'serve'], {
-    env: cleanEnv({ PORTCULLIS_PORT: '0', ...env }),
+    env: userEnv({ PORTCULLIS_PORT: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

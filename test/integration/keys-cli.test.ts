@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../src/clock.ts';
 import { createMemoryCounters } from '../../src/counters/memory.ts';
 import { PortcullisError } from '../../src/errors/catalogue.ts';
 import { parseKey } from '../../src/keys/format.ts';
 import { createKeyVerifier } from '../../src/keys/verify.ts';
 import { openPlace, type Place } from '../contract/keys-helpers.ts';
+import { runCli } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/gateway.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'src/cli/run.ts');
 
 describe('portcullis keys (CLI, local store)', () => {
   const tmp = tempDir();
@@ -22,16 +18,7 @@ describe('portcullis keys (CLI, local store)', () => {
   const masterKey = randomBytes(32).toString('base64');
 
   function cli(args: string[]) {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) {
-      if (!k.startsWith('PORTCULLIS_') && k !== 'DATABASE_URL' && k !== 'REDIS_URL') env[k] = v;
-    }
-    const r = spawnSync(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, ...args], {
-      env: { ...env, PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_MASTER_KEY: masterKey },
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    return runCli(args, { PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_MASTER_KEY: masterKey });
   }
 
   it('creates (key printed once), lists, shows, rotates and revokes', async () => {
