@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { type AliasRepository, createAliasRepository } from '../../src/credentials/aliases.ts';
@@ -18,6 +17,7 @@ import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
 import { createWorkspaceRepository, type WorkspaceRepository } from '../../src/workspaces/repository.ts';
 import { captureLogs, tempDir } from '../helpers/gateway.ts';
+import { isolatedSchema } from '../helpers/postgres.ts';
 
 /**
  * Provider credentials, aliases and routing over the real store: SQLite always, PostgreSQL when
@@ -64,20 +64,9 @@ async function freshPlace(dialect: 'sqlite' | 'postgres'): Promise<Record<string
   cleanups.push(() => tmp.remove());
   const env: Record<string, string> = { PORTCULLIS_DATA_DIR: tmp.dir, PORTCULLIS_LOG_LEVEL: 'debug' };
   if (dialect === 'postgres') {
-    const schema = `credentials_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: pgUrl });
-    await admin.connect();
-    await admin.query(`create schema "${schema}"`);
-    await admin.end();
-    cleanups.push(async () => {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`drop schema "${schema}" cascade`);
-      await c.end();
-    });
-    const url = new URL(pgUrl ?? '');
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    env.DATABASE_URL = url.toString();
+    const schema = await isolatedSchema(pgUrl ?? '', 'credentials_test');
+    cleanups.push(schema.drop);
+    env.DATABASE_URL = schema.url;
     env.PORTCULLIS_MASTER_KEY = randomBytes(32).toString('base64');
   }
   return env;

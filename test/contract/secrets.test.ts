@@ -4,7 +4,6 @@ import { chmod, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import pg from 'pg';
 import pino from 'pino';
 import { systemClock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -15,6 +14,7 @@ import { rotateMaster } from '../../src/secrets/rotate.ts';
 import { createVault, type Vault } from '../../src/secrets/vault.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { Store } from '../../src/store/types.ts';
+import { isolatedSchema } from '../helpers/postgres.ts';
 
 /**
  * Secrets at rest over the real store, on SQLite and (with TEST_DATABASE_URL) on PostgreSQL, each
@@ -72,20 +72,9 @@ const targets: Target[] = [
     name: 'postgres',
     skip: !pgUrl && 'TEST_DATABASE_URL not set',
     async fresh() {
-      const schema = `secrets_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: pgUrl });
-      await admin.connect();
-      await admin.query(`create schema "${schema}"`);
-      await admin.end();
-      cleanups.push(async () => {
-        const c = new pg.Client({ connectionString: pgUrl });
-        await c.connect();
-        await c.query(`drop schema "${schema}" cascade`);
-        await c.end();
-      });
-      const url = new URL(pgUrl ?? '');
-      url.searchParams.set('options', `-c search_path=${schema}`);
-      return { dataDir: await tempDir(), databaseUrl: url.toString() };
+      const schema = await isolatedSchema(pgUrl ?? '', 'secrets_test');
+      cleanups.push(schema.drop);
+      return { dataDir: await tempDir(), databaseUrl: schema.url };
     },
   },
 ];
