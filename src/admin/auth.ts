@@ -96,7 +96,15 @@ export function broaderThan(
 /** Issue 5 adds `| UserActor`. */
 export type Actor = KeyActor;
 
-export type AdminResource = 'workspace' | 'credentials' | 'aliases' | 'keys' | 'audit' | 'usage' | 'limits';
+export type AdminResource =
+  | 'workspace'
+  | 'credentials'
+  | 'aliases'
+  | 'keys'
+  | 'audit'
+  | 'usage'
+  | 'limits'
+  | 'guardrails';
 export type AdminAction = `${AdminResource}:${'read' | 'write'}`;
 
 /** What an action touches. */

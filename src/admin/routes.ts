@@ -85,6 +85,7 @@ const RESOURCE_NAMES: Record<string, AdminResourceName> = {
   audit: 'workspace',
   usage: 'workspace',
   limits: 'workspace',
+  guardrails: 'workspace',
 };
 
 export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void {
