@@ -248,8 +248,10 @@ export function createApp(deps: AppDeps): App {
       const cause = mapped.code === 'internal_error' ? err : mapped.cause;
       request.log.error({ err: cause ?? mapped, code: mapped.code }, 'request failed');
       // Failing closed when the limit counters are away is a refusal by policy, not a fault:
-      // audited like a 4xx (issue 6, item 2: "either way audited").
-      if (mapped.code === 'limits_unavailable') deps.onRefusal?.(request, mapped);
+      // audited like a 4xx (issue 6, item 2: "either way audited"); so is an answer the
+      // structured-output guardrail refused (docs/guardrails.md).
+      if (mapped.code === 'limits_unavailable' || mapped.code === 'output_schema_violation')
+        deps.onRefusal?.(request, mapped);
     } else {
       request.log.info({ code: mapped.code }, 'request refused');
       deps.metrics?.refusal(mapped.code, mapped.status);

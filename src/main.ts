@@ -9,10 +9,13 @@ import { openCounters } from './counters/open.ts';
 import type { Counters } from './counters/types.ts';
 import { createDataPlane, type DataPlane } from './dataplane/wire.ts';
 import { createEgress, type Egress } from './egress/egress.ts';
+import type { IdentityService } from './identity/service.ts';
+import { createIdentity } from './identity/wire.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { type MasterKeyRing, resolveMasterKeys } from './secrets/master-key.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
+import { purgeDeletedWorkspaces } from './workspaces/purge.ts';
 
 /**
  * The one place where things are wired together: config → store → master keys → counters → app
@@ -29,6 +32,8 @@ export interface Gateway {
   egress: Egress;
   /** The audit log and the data-plane event writer (tests flush it: `auditing.events.flush()`). */
   auditing: Auditing;
+  /** Users, sessions, MFA, members (the admin API's; also how tests and tools bootstrap users). */
+  identity: IdentityService;
   /** Base URL the gateway listens on, e.g. http://127.0.0.1:8080. */
   url: string;
   /** Graceful stop: refuse new connections, let in-flight requests finish up to the deadline, close stores. */
@@ -71,7 +76,25 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       metrics,
     });
     await dataPlane.start();
-    const admin = createAdminApi({ dataPlane, store, counters, clock, logger, audit: auditing.log });
+    const identity = await createIdentity({
+      config,
+      store,
+      keys,
+      clock,
+      counters,
+      audit: auditing.log,
+      note: (event) => events.audit(event),
+    });
+    const admin = createAdminApi({
+      dataPlane,
+      store,
+      counters,
+      clock,
+      logger,
+      audit: auditing.log,
+      identity,
+      workspaces: config.workspaces,
+    });
     const onRefusal = auditing.onRefusal;
     const app = createApp({
       config,
@@ -98,6 +121,29 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
     const openCountersRef = counters;
     const openEgress = egress;
     const openAuditing = auditing;
+    // Deleted workspaces are purged once their retention has passed: now, then hourly.
+    let purging: Promise<void> | undefined;
+    const purge = (): void => {
+      purging ??= purgeDeletedWorkspaces({
+        store,
+        audit: openAuditing.log,
+        clock,
+        retentionDays: config.workspaces.retentionDays,
+      })
+        .then(
+          ({ purged }) => {
+            if (purged.length > 0)
+              logger.info({ purged: purged.length }, 'purged deleted workspaces past retention');
+          },
+          (err: unknown) => logger.error({ err }, 'purging deleted workspaces failed'),
+        )
+        .finally(() => {
+          purging = undefined;
+        });
+    };
+    purge();
+    const purgeTimer = setInterval(purge, 3_600_000);
+    purgeTimer.unref();
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -111,6 +157,8 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
           server.closeAllConnections();
         }, config.timeouts.shutdownMs);
         deadline.unref();
+        clearInterval(purgeTimer);
+        await purging;
         try {
           await app.fastify.close();
         } finally {
@@ -131,7 +179,18 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       })();
       return closing;
     };
-    return { app, store, counters, keys, egress: openEgress, dataPlane, auditing: openAuditing, url, close };
+    return {
+      app,
+      store,
+      counters,
+      keys,
+      egress: openEgress,
+      dataPlane,
+      auditing: openAuditing,
+      identity,
+      url,
+      close,
+    };
   } catch (err) {
     await auditing?.close().catch(() => undefined);
     await egress?.close().catch(() => undefined);

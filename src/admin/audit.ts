@@ -2,6 +2,8 @@ import { Type as T } from '@sinclair/typebox';
 import { listAuditEntries } from '../audit/query.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { aggregateUsage, type UsageGrouping } from '../usage/records.ts';
+import { enforce } from './auth.ts';
+import { notFound } from './errors.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
 
 /**
@@ -149,7 +151,17 @@ export function auditRoutes(deps: AdminDeps): AdminRoute[] {
       async handler({ actor, query }) {
         const q = query as { by?: UsageGrouping; since?: string; until?: string };
         const by = q.by ?? 'day';
+        const { own } = enforce(actor, 'usage:read', { workspaceId: actor.workspaceId }, () =>
+          notFound('workspace', actor.workspaceId),
+        );
+        // A User reads the usage of the keys they created (revoked and deleted ones included).
+        const keyIds = own
+          ? (await deps.keys.list(actor.workspaceId, { includeDeleted: true }))
+              .filter((k) => k.createdBy === actor.id)
+              .map((k) => k.id)
+          : undefined;
         const data = await aggregateUsage(deps.store, {
+          ...(keyIds === undefined ? {} : { keyIds }),
           workspaceId: actor.workspaceId,
           by,
           since: parseTime(q.since, 'since'),

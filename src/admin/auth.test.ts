@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PortcullisError } from '../errors/catalogue.ts';
-import { type Actor, broaderThan, can, enforce, type KeyRestrictions } from './auth.ts';
+import { type Actor, broaderThan, can, enforce, type KeyActor, type KeyRestrictions } from './auth.ts';
 
-const actor = (scopes: Actor['scopes']): Actor => ({
+const actor = (scopes: KeyActor['scopes']): Actor => ({
   kind: 'api_key',
   id: 'key_a',
   workspaceId: 'wsp_a',
@@ -34,8 +34,9 @@ describe('can (admin authorization)', () => {
     assert.deepEqual(can(mgmt, 'keys:write', { ...mine, grantsScopes: ['admin:read', 'chat'] }), {
       allowed: false,
       reason: 'forbidden',
-      scope: 'chat',
-      what: 'an API key that carries it',
+      code: 'insufficient_scope',
+      vars: { scope: 'chat', what: 'an API key that carries it' },
+      param: 'scopes',
     });
     assert.equal(
       can(actor(['admin:write', 'chat']), 'keys:write', { ...mine, grantsScopes: ['chat'] }).allowed,

@@ -1,5 +1,6 @@
 import { CredentialError } from '../credentials/errors.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
+import { IdentityError } from '../identity/errors.ts';
 import { KeyError } from '../keys/errors.ts';
 import { WorkspaceError } from '../workspaces/repository.ts';
 
@@ -9,7 +10,14 @@ import { WorkspaceError } from '../workspaces/repository.ts';
  * messages pass them on. Anything else is rethrown untouched for the app's error handler (5xx).
  */
 
-export type AdminResourceName = 'workspace' | 'provider credential' | 'model alias' | 'API key';
+export type AdminResourceName =
+  | 'workspace'
+  | 'provider credential'
+  | 'model alias'
+  | 'API key'
+  | 'member'
+  | 'invitation'
+  | 'session';
 
 /**
  * The one "not found" of the admin API, used both for objects that do not exist and for objects
@@ -58,6 +66,30 @@ export function toAdminError(err: unknown, subject?: { resource: AdminResourceNa
         return conflict(err.message);
       case 'key_not_found':
         return notFound('API key', subject?.id ?? '');
+    }
+  }
+  if (err instanceof IdentityError) {
+    switch (err.code) {
+      case 'invalid_user_input':
+        return invalid(err.message, err.field);
+      case 'weak_password':
+        return new PortcullisError('weak_password', {
+          vars: { rule: err.rule ?? 'policy', detail: detail(err.message) },
+          param: err.field ?? 'password',
+        });
+      case 'last_owner':
+        return new PortcullisError('last_owner', { vars: { detail: detail(err.message) } });
+      case 'invalid_invitation':
+        return new PortcullisError('invalid_invitation');
+      case 'user_exists':
+      case 'member_exists':
+      case 'mfa_conflict':
+        return conflict(err.message);
+      case 'member_not_found':
+      case 'user_not_found':
+        return notFound('member', subject?.id ?? '');
+      case 'session_not_found':
+        return notFound('session', subject?.id ?? '');
     }
   }
   if (err instanceof WorkspaceError) {

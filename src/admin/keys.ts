@@ -26,7 +26,10 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
   /** The key, if the actor may perform `action` on it; else the 404 a missing key gets (or a 403). */
   async function load(actor: Actor, id: string, action: 'keys:read' | 'keys:write') {
     const record = await keys.show(id, { workspaceId: actor.workspaceId });
-    enforce(actor, action, { workspaceId: record.workspaceId }, () => notFound('API key', id));
+    // ownerId: a User may touch only the keys they created; another member's is as good as absent.
+    enforce(actor, action, { workspaceId: record.workspaceId, ownerId: record.createdBy }, () =>
+      notFound('API key', id),
+    );
     return record;
   }
 
@@ -54,7 +57,11 @@ export function keyRoutes(deps: AdminDeps): AdminRoute[] {
       status: 200,
       response: listOf(ApiKey),
       async handler({ actor }) {
-        return { data: await keys.list(actor.workspaceId) };
+        const { own } = enforce(actor, 'keys:read', { workspaceId: actor.workspaceId }, () =>
+          notFound('workspace', actor.workspaceId),
+        );
+        const all = await keys.list(actor.workspaceId);
+        return { data: own ? all.filter((k) => k.createdBy === actor.id) : all };
       },
     }),
     route({

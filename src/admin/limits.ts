@@ -2,6 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { Described } from '../audit/log.ts';
 import { BUDGET_WINDOWS } from '../keys/types.ts';
 import type { WorkspaceLimits } from '../limits/model-limits.ts';
+import { validateWorkspaceLimits } from '../limits/model-limits.ts';
 import { enforce } from './auth.ts';
 import { notFound } from './errors.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
@@ -36,6 +37,18 @@ export const WorkspaceLimitsBody = T.Object(
         description: 'Per model name the client sends (e.g. `gpt-4o`, or an alias name).',
       }),
     ),
+    perUser: T.Optional(
+      T.Object(
+        {
+          rpm: T.Optional(Count),
+          tpm: T.Optional(Count),
+          concurrency: T.Optional(Count),
+          budgetUsd: T.Optional(T.Number({ exclusiveMinimum: 0, maximum: 1e9 })),
+          budgetWindow: T.Optional(T.Union(BUDGET_WINDOWS.map((w) => T.Literal(w)))),
+        },
+        { ...closed, description: "Each member's allowance over all the keys they created." },
+      ),
+    ),
   },
   closed,
 );
@@ -49,10 +62,19 @@ const WorkspaceLimitsOut = T.Object({
   models: T.Optional(
     T.Record(T.String(), T.Object({ rpm: T.Optional(T.Integer()), tpm: T.Optional(T.Integer()) })),
   ),
+  perUser: T.Optional(
+    T.Object({
+      rpm: T.Optional(T.Integer()),
+      tpm: T.Optional(T.Integer()),
+      concurrency: T.Optional(T.Integer()),
+      budgetUsd: T.Optional(T.Number()),
+      budgetWindow: T.Optional(T.String()),
+    }),
+  ),
 });
 
 const UsageRow = T.Object({
-  scope: T.Union(['key', 'workspace', 'model', 'plan', 'global'].map((s) => T.Literal(s))),
+  scope: T.Union(['key', 'user', 'workspace', 'model', 'plan', 'global'].map((s) => T.Literal(s))),
   id: T.String({
     description:
       'Key or workspace id; `<workspace>:<model>` for a model limit; "" for global; for a plan `k:<key>` or `w:<workspace>` (+ `:<model>`).',
@@ -122,6 +144,14 @@ export function limitRoutes(deps: AdminDeps): AdminRoute[] {
         const workspaceId = actor.workspaceId;
         enforce(actor, 'limits:write', { workspaceId }, () => notFound('workspace', workspaceId));
         const before = await workspaces.getLimits(workspaceId);
+        // The spend budget is the Owner's (docs/rbac.md); rate and token limits are an Admin's too.
+        // Validated first, so a malformed body is a 400 whoever sends it.
+        const wanted = validateWorkspaceLimits(body);
+        const budgetOf = (l: WorkspaceLimits) =>
+          JSON.stringify([l.budgetUsd, l.budgetWindow, l.perUser?.budgetUsd, l.perUser?.budgetWindow]);
+        if (budgetOf(before) !== budgetOf(wanted)) {
+          enforce(actor, 'budgets:write', { workspaceId }, () => notFound('workspace', workspaceId));
+        }
         await audit.record(
           context,
           (tx) => workspaces.inTx(tx).setLimits(workspaceId, body),
@@ -139,20 +169,25 @@ export function limitRoutes(deps: AdminDeps): AdminRoute[] {
     route({
       method: 'GET',
       path: '/keys/:id/limits',
-      action: 'limits:read',
+      action: 'keys:read',
       tag: 'keys',
       summary: 'Every limit and budget that applies to an API key, with current usage',
+      description: 'Whoever may read the key may read this: a User their own keys.',
       params: KeyIdParams,
       status: 200,
       response: KeyLimitsView,
       async handler({ actor, params }) {
         const record = await keys.show(params.id, { workspaceId: actor.workspaceId });
-        enforce(actor, 'limits:read', { workspaceId: record.workspaceId }, () =>
+        enforce(actor, 'keys:read', { workspaceId: record.workspaceId, ownerId: record.createdBy }, () =>
           notFound('API key', params.id),
         );
         const view = await limits.usage({
           workspaceId: record.workspaceId,
-          key: { id: record.id, limits: record.limits },
+          key: {
+            id: record.id,
+            limits: record.limits,
+            userId: record.createdBy?.startsWith('usr_') ? record.createdBy : null,
+          },
         });
         return { keyId: record.id, workspaceId: record.workspaceId, usage: view.usage };
       },

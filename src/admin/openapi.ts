@@ -13,11 +13,12 @@ const API_VERSION = '1.0.0';
 
 const ERROR_RESPONSES: Record<string, string> = {
   '400': 'Invalid request: a field is missing, malformed or unknown (`invalid_request`, `param` names it).',
-  '401': 'No key, or an invalid, expired or revoked key.',
-  '403': 'The key lacks the scope (`insufficient_scope`), or is used from a refused IP or origin.',
+  '401': 'No credentials, or an invalid, expired or revoked key or access token (`invalid_access_token`).',
+  '403':
+    'The role (`role_forbidden`) or key scope (`insufficient_scope`) does not allow it, an Owner-only action was tried with a key (`user_session_required`), the workspace requires MFA (`mfa_enrollment_required`), or a refused IP or origin.',
   '404': 'No such object in the caller’s workspace (objects of other workspaces answer the same).',
   '409': 'The change conflicts with the current state (`resource_conflict`).',
-  '429': 'Too many failed authentications from this source; see `retry-after`.',
+  '429': 'Too many failed authentications or logins from this source or for this account; see `retry-after`.',
   '503': 'A dependency (store, counters) is unreachable; Portcullis fails closed.',
 };
 
@@ -78,6 +79,8 @@ export function buildOpenApi(routes: readonly AdminRoute[]): Record<string, unkn
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
       'x-portcullis-action': route.action,
+      ...(route.auth === 'public' ? { security: [] } : {}),
+      ...(route.auth === 'user' ? { security: [{ bearerAccessToken: [] }] } : {}),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.body
         ? {
@@ -100,22 +103,39 @@ export function buildOpenApi(routes: readonly AdminRoute[]): Record<string, unkn
       // The version of this API (the /v1 in its paths), not of the Portcullis release.
       version: API_VERSION,
       description:
-        'Manage the provider credentials, model aliases and API keys of a workspace. Authenticate with a ' +
-        'Portcullis API key holding `admin:read` (reads) or `admin:write` (changes); the key sees only its ' +
-        'own workspace. Secrets are write-only. Errors use the OpenAI error envelope (docs/errors.md).',
+        'Manage workspaces, members, provider credentials, model aliases, API keys, guardrails, limits, usage and ' +
+        'the audit trail. Authenticate with a user access token (POST /auth/login; name the workspace in ' +
+        '`x-portcullis-workspace` when you belong to several) — what you may do is your role (docs/rbac.md) — or ' +
+        'with a Portcullis API key holding `admin:read` or `admin:write`, which sees only its own workspace and ' +
+        'acts at most as an Admin. Secrets are write-only. Errors use the OpenAI error envelope (docs/errors.md).',
     },
     servers: [{ url: '/' }],
-    security: [{ bearerApiKey: [] }, { apiKeyHeader: [] }],
+    security: [{ bearerAccessToken: [] }, { bearerApiKey: [] }, { apiKeyHeader: [] }],
     tags: [
-      { name: 'workspace', description: "The caller's workspace." },
+      { name: 'auth', description: 'Login, sessions (rotating refresh tokens), password, MFA, invitations.' },
+      {
+        name: 'workspace',
+        description: "Workspaces: the caller's, the user's list, create, delete, restore.",
+      },
+      { name: 'members', description: 'Members, their roles (Owner / Admin / User), invitations.' },
       { name: 'credentials', description: 'Provider credentials (secrets are write-only).' },
       { name: 'aliases', description: 'Model aliases: a public model name → ordered provider targets.' },
       { name: 'keys', description: 'Portcullis API keys (the raw key is shown once).' },
       { name: 'limits', description: 'Rate, token and concurrency limits and spend budgets, with usage.' },
+      { name: 'guardrails', description: 'Guardrail policies, per workspace and per key.' },
+      { name: 'audit', description: 'The hash-chained audit trail of the workspace.' },
+      { name: 'usage', description: 'Usage and cost aggregates (metadata only).' },
     ],
     paths,
     components: {
       securitySchemes: {
+        bearerAccessToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            'A user access token from POST /auth/login (EdDSA JWT, at most 15 minutes): `Authorization: Bearer <token>`.',
+        },
         bearerApiKey: {
           type: 'http',
           scheme: 'bearer',

@@ -4,6 +4,8 @@ import type { AuditContext } from '../audit/events.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { AliasRepository } from '../credentials/aliases.ts';
 import type { CredentialRepository } from '../credentials/repository.ts';
+import type { GuardrailPolicies } from '../guardrails/policy-store.ts';
+import type { IdentityService } from '../identity/service.ts';
 import type { KeyRepository } from '../keys/repository.ts';
 import type { LimitsStage } from '../limits/stage.ts';
 import type { Store } from '../store/types.ts';
@@ -21,7 +23,15 @@ export interface RouteSpec<P extends TSchema | undefined, B extends TSchema | un
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Relative to /admin/api/v1, Fastify syntax (`/keys/:id`). */
   path: string;
-  action: AdminAction;
+  /**
+   * Who may call it: `workspace` (default) — an API key or a user, acting in a workspace, checked
+   * against `action`; `user` — a logged-in user only, about themselves (sessions, MFA, their
+   * workspaces), no workspace needed; `public` — no credentials (login, refresh, accepting an
+   * invitation), which answer the same for every caller and are throttled themselves.
+   */
+  auth?: 'workspace' | 'user' | 'public';
+  /** The action `can` checks before the handler runs; null for `user` and `public` routes. */
+  action: AdminAction | null;
   /** OpenAPI tag: the resource. */
   tag: string;
   summary: string;
@@ -36,6 +46,7 @@ export interface RouteSpec<P extends TSchema | undefined, B extends TSchema | un
   status: 200 | 201;
   response: TSchema;
   handler(ctx: {
+    /** The authenticated actor (for `user` routes always a UserActor; absent only on `public` routes). */
     actor: Actor;
     params: StaticOr<P>;
     body: StaticOr<B>;
@@ -57,6 +68,12 @@ export function route<P extends TSchema | undefined = undefined, B extends TSche
 /** What the admin routes work with: the same repositories (and caches) as the data plane. */
 export interface AdminDeps {
   authenticate: AuthenticateActor;
+  /** Users, sessions, MFA, members and invitations (src/identity). */
+  identity: IdentityService;
+  /** Deleted workspaces stay restorable this many days (config `workspaces.retentionDays`). */
+  workspaceRetentionDays: number;
+  /** Who may create workspaces over the API (config `workspaces.creation`). */
+  workspaceCreation: 'owners' | 'anyone';
   workspaces: WorkspaceRepository;
   credentials: CredentialRepository;
   aliases: AliasRepository;
@@ -69,4 +86,6 @@ export interface AdminDeps {
   store: Pick<Store, 'db'>;
   /** The data plane's limit stage: usage views, and forgetting a workspace's cached limits after a change. */
   limits: Pick<LimitsStage, 'usage' | 'invalidate'>;
+  /** The data plane's guardrail policies: forgetting a workspace's cached policy after a change. */
+  guardrails: Pick<GuardrailPolicies, 'invalidate'>;
 }

@@ -5,19 +5,25 @@ import type { Clock } from '../clock.ts';
 import type { Counters } from '../counters/types.ts';
 import { createAliasRepository } from '../credentials/aliases.ts';
 import type { DataPlane } from '../dataplane/wire.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
 import type { GatewayFastify } from '../http/types.ts';
+import type { IdentityService } from '../identity/service.ts';
 import { createKeyRepository } from '../keys/repository.ts';
 import type { Store } from '../store/types.ts';
 import { createWorkspaceRepository } from '../workspaces/repository.ts';
 import { aliasRoutes } from './aliases.ts';
 import { auditRoutes } from './audit.ts';
-import { type Actor, createAdminAuthenticator, enforce } from './auth.ts';
+import { type Actor, createAdminAuthenticator, enforce, WORKSPACE_HEADER } from './auth.ts';
 import { credentialRoutes } from './credentials.ts';
 import { type AdminResourceName, notFound, toAdminError } from './errors.ts';
+import { guardrailRoutes } from './guardrails.ts';
 import { keyRoutes } from './keys.ts';
 import { limitRoutes } from './limits.ts';
+import { memberRoutes } from './members.ts';
 import { ADMIN_PREFIX, buildOpenApi } from './openapi.ts';
+import { REFERENCE_CSS, REFERENCE_CSS_PATH, REFERENCE_PATH, renderReference } from './reference.ts';
 import type { AdminDeps, AdminRoute } from './route.ts';
+import { sessionRoutes } from './session.ts';
 import { workspaceRoutes } from './workspace.ts';
 
 /**
@@ -31,19 +37,28 @@ import { workspaceRoutes } from './workspace.ts';
 export const OPENAPI_PATH = '/admin/api/openapi.json';
 
 export interface AdminApiOptions {
-  dataPlane: Pick<DataPlane, 'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router' | 'limits'>;
+  dataPlane: Pick<
+    DataPlane,
+    'authenticator' | 'clientIp' | 'credentials' | 'pepper' | 'router' | 'limits' | 'policies'
+  >;
   audit: AuditLog;
   store: Store;
   counters: Pick<Counters, 'publish'>;
   clock: Clock;
   logger: { warn(obj: object, msg?: string): void };
+  identity: IdentityService;
+  workspaces: { retentionDays: number; creation: 'owners' | 'anyone' };
 }
 
 /** Builds the admin API's dependencies on the data plane's own pieces (one cache, one authenticator). */
 export function createAdminApi(opts: AdminApiOptions): AdminDeps {
-  const { dataPlane, store, counters, clock, logger } = opts;
+  const { dataPlane, store, counters, clock, logger, identity } = opts;
+  const workspaces = createWorkspaceRepository({ store, clock });
   return {
     audit: opts.audit,
+    identity,
+    workspaceRetentionDays: opts.workspaces.retentionDays,
+    workspaceCreation: opts.workspaces.creation,
     store,
     auditContext: (request) =>
       requestContext(
@@ -53,8 +68,10 @@ export function createAdminApi(opts: AdminApiOptions): AdminDeps {
     authenticate: createAdminAuthenticator({
       authenticator: dataPlane.authenticator,
       clientIp: dataPlane.clientIp,
+      identity,
+      workspaces,
     }),
-    workspaces: createWorkspaceRepository({ store, clock }),
+    workspaces,
     credentials: dataPlane.credentials,
     aliases: createAliasRepository({
       store,
@@ -63,17 +80,21 @@ export function createAdminApi(opts: AdminApiOptions): AdminDeps {
     }),
     keys: createKeyRepository({ store, clock, pepper: dataPlane.pepper, counters, logger }),
     limits: dataPlane.limits,
+    guardrails: dataPlane.policies,
   };
 }
 
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
   return [
+    ...sessionRoutes(deps),
     ...workspaceRoutes(deps),
+    ...memberRoutes(deps),
     ...credentialRoutes(deps),
     ...aliasRoutes(deps),
     ...keyRoutes(deps),
     ...auditRoutes(deps),
     ...limitRoutes(deps),
+    ...guardrailRoutes(deps),
   ];
 }
 
@@ -86,6 +107,8 @@ const RESOURCE_NAMES: Record<string, AdminResourceName> = {
   usage: 'workspace',
   limits: 'workspace',
   guardrails: 'workspace',
+  auth: 'session',
+  members: 'member',
 };
 
 export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void {
@@ -93,11 +116,19 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
   const actors = new WeakMap<FastifyRequest, Actor>();
   let document: string | undefined;
 
-  // Public: it describes the API and holds no data.
+  // Public: they describe the API and hold no data.
   fastify.get(OPENAPI_PATH, async (_request, reply) => {
     document ??= JSON.stringify(buildOpenApi(routes));
     return reply.type('application/json; charset=utf-8').send(document);
   });
+  let reference: string | undefined;
+  fastify.get(REFERENCE_PATH, async (_request, reply) => {
+    reference ??= renderReference(buildOpenApi(routes));
+    return reply.type('text/html; charset=utf-8').send(reference);
+  });
+  fastify.get(REFERENCE_CSS_PATH, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(REFERENCE_CSS),
+  );
 
   for (const spec of routes) {
     fastify.route({
@@ -110,12 +141,24 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
         response: { [spec.status]: spec.response },
       },
       onRequest: async (request) => {
+        if (spec.auth === 'public') return;
         const actor = await deps.authenticate(request);
         request.caller = { keyId: actor.id, workspaceId: actor.workspaceId };
-        // Function level: may this actor perform this kind of action at all, in its workspace?
-        enforce(actor, spec.action, { workspaceId: actor.workspaceId }, () =>
-          notFound('workspace', actor.workspaceId),
-        );
+        if (spec.auth === 'user') {
+          if (actor.kind !== 'user') {
+            throw new PortcullisError('user_session_required', { vars: { what: spec.summary } });
+          }
+        } else {
+          if (actor.kind === 'user' && actor.role === null && request.workspaceAmbiguous !== undefined) {
+            throw new PortcullisError('workspace_required', { vars: { count: request.workspaceAmbiguous } });
+          }
+          // Function level: may this actor perform this kind of action at all, in its workspace?
+          if (spec.action === null) throw new Error(`admin route ${spec.path} has no action`);
+          const named = request.headers[WORKSPACE_HEADER];
+          enforce(actor, spec.action, { workspaceId: actor.workspaceId }, () =>
+            notFound('workspace', actor.workspaceId || (typeof named === 'string' ? named : '')),
+          );
+        }
         actors.set(request, actor);
       },
       preValidation: async (request) => {
@@ -123,11 +166,12 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
       },
       handler: async (request, reply) => {
         const actor = actors.get(request);
-        if (!actor) throw new Error('admin route reached without an authenticated actor');
+        if (!actor && spec.auth !== 'public')
+          throw new Error('admin route reached without an authenticated actor');
         const params = (request.params ?? {}) as Record<string, string>;
         try {
           const result = await spec.handler({
-            actor,
+            actor: actor as Actor,
             params: params as never,
             body: request.body as never,
             query: (request.query ?? {}) as Record<string, unknown>,
@@ -135,7 +179,7 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
           });
           return reply.code(spec.status).send(result);
         } catch (err) {
-          const id = params.id ?? params.idOrName ?? params.name ?? '';
+          const id = params.id ?? params.idOrName ?? params.name ?? params.userId ?? '';
           throw toAdminError(err, { resource: RESOURCE_NAMES[spec.tag] ?? 'workspace', id });
         }
       },

@@ -24,32 +24,38 @@ async function withKeys<T>(
   ctx: Parameters<Command['run']>[0],
   fn: (keys: KeyRepository, local: Local) => Promise<T>,
 ): Promise<T> {
-  return withLocal(ctx, async (local) => {
-    const pepper = await loadPepper(local);
-    let counters: Counters | undefined;
-    if (local.config.redisUrl) {
-      try {
-        counters = await openCounters({ config: local.config, logger: local.logger, clock: local.clock });
-      } catch (err) {
-        local.logger.warn(
-          { err, withinMs: local.config.auth.keyCacheTtlMs },
-          'keys: Redis unreachable; running gateways apply this change within their key cache TTL',
-        );
-      }
-    }
+  return withLocal(ctx, (local) => withKeyRepository(local, (keys) => fn(keys, local)));
+}
+
+/** The key repository on an open local store, broadcasting its changes when Redis is configured. */
+export async function withKeyRepository<T>(
+  local: Local,
+  fn: (keys: KeyRepository) => Promise<T>,
+): Promise<T> {
+  const pepper = await loadPepper(local);
+  let counters: Counters | undefined;
+  if (local.config.redisUrl) {
     try {
-      const keys = createKeyRepository({
-        store: local.store,
-        clock: local.clock,
-        pepper,
-        counters,
-        logger: local.logger,
-      });
-      return await fn(keys, local);
-    } finally {
-      await counters?.close();
+      counters = await openCounters({ config: local.config, logger: local.logger, clock: local.clock });
+    } catch (err) {
+      local.logger.warn(
+        { err, withinMs: local.config.auth.keyCacheTtlMs },
+        'keys: Redis unreachable; running gateways apply this change within their key cache TTL',
+      );
     }
-  });
+  }
+  try {
+    const keys = createKeyRepository({
+      store: local.store,
+      clock: local.clock,
+      pepper,
+      counters,
+      logger: local.logger,
+    });
+    return await fn(keys);
+  } finally {
+    await counters?.close();
+  }
 }
 
 function positiveInt(values: Record<string, unknown>, flag: string): number | undefined {

@@ -7,10 +7,13 @@ import { CONTENT_COMMANDS } from './content.ts';
 import { type CliIo, type Command, makeContext } from './context.ts';
 import { CREDENTIAL_COMMANDS } from './credentials.ts';
 import { guardrailsSetCommand, guardrailsShowCommand } from './guardrails.ts';
+import { IDENTITY_COMMANDS } from './identity.ts';
 import { KEY_COMMANDS } from './keys.ts';
 import { LIMIT_COMMANDS } from './limits.ts';
+import { MEMBER_COMMANDS } from './members.ts';
 import { migrateCommand } from './migrate.ts';
 import { PLAN_COMMANDS } from './plans.ts';
+import { RemoteError } from './remote.ts';
 import { rotateMasterCommand } from './secrets.ts';
 import { serveCommand } from './serve.ts';
 import { UsageError } from './usage.ts';
@@ -23,7 +26,9 @@ export const COMMANDS: Command[] = [
   migrateCommand,
   configCheckCommand,
   rotateMasterCommand,
+  ...IDENTITY_COMMANDS,
   ...WORKSPACE_COMMANDS,
+  ...MEMBER_COMMANDS,
   ...CREDENTIAL_COMMANDS,
   ...KEY_COMMANDS,
   ...LIMIT_COMMANDS,
@@ -127,6 +132,7 @@ export async function runCli(
       io.stderr(`portcullis: ${err.message}\n`);
       return 1;
     }
+    if (err instanceof RemoteError) return fail(err.code, err.message);
     if (err instanceof UsageError)
       return fail('invalid_arguments', `${err.message}\nusage: ${command.usage}`, 2);
     // Errors reaching here are written for operators (no secrets); stack traces stay out. A domain

@@ -161,6 +161,9 @@ describe('loadConfig', () => {
         ip: { failures: 5, windowMs: 300_000, cooldownMs: 60_000 },
         key: { failures: 0, windowMs: 300_000, cooldownMs: 60_000 },
       },
+      accessTokenTtlSeconds: 900,
+      sessionTtlHours: 720,
+      login: { freeFailures: 3, ipFreeFailures: 10, accountLockAfter: 10, ipLockAfter: 50, windowMs: 900_000, lockMs: 900_000 },
     });
     assert.equal(layered.sources['auth.bruteForce.ip.failures'], `file ${file}`);
     assert.equal(layered.sources['auth.bruteForce.key.failures'], 'PORTCULLIS_AUTH_BRUTE_FORCE_KEY_FAILURES');

@@ -290,6 +290,71 @@ export const ConfigSchema = T.Object(
           },
           { default: {}, additionalProperties: false },
         ),
+        accessTokenTtlSeconds: T.Integer({
+          minimum: 30,
+          maximum: 900,
+          default: 900,
+          description:
+            'Lifetime of a user access token (JWT, EdDSA). At most 15 minutes; a revoked session is refused at once anyway.',
+        }),
+        sessionTtlHours: T.Integer({
+          minimum: 1,
+          maximum: 2160,
+          default: 720,
+          description:
+            'Absolute lifetime of a login session (its refresh tokens); then the user logs in again.',
+        }),
+        login: T.Object(
+          {
+            freeFailures: T.Integer({
+              minimum: 0,
+              maximum: 100,
+              default: 3,
+              description:
+                'Failed passwords or MFA codes per account (and per client IP) before each further attempt must wait, doubling from 1 s.',
+            }),
+            ipFreeFailures: T.Integer({
+              minimum: 0,
+              maximum: 10_000,
+              default: 10,
+              description:
+                'The same per client IP: higher, since many people can share one address (an office, a NAT).',
+            }),
+            accountLockAfter: T.Integer({
+              minimum: 1,
+              maximum: 10_000,
+              default: 10,
+              description: 'Failures per account within windowMs that lock it for lockMs (audited).',
+            }),
+            ipLockAfter: T.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              default: 50,
+              description:
+                'Failures per client IP (IPv6 /64) within windowMs that lock it for lockMs (audited).',
+            }),
+            windowMs: T.Integer({ ...Millis, minimum: 1_000, default: 900_000 }),
+            lockMs: T.Integer({ ...Millis, minimum: 1_000, default: 900_000 }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    workspaces: T.Object(
+      {
+        retentionDays: T.Integer({
+          minimum: 0,
+          maximum: 3_650,
+          default: 30,
+          description:
+            'How long a deleted workspace is kept, restorable, before its keys, credentials and members are purged (the audit trail stays).',
+        }),
+        creation: T.Union([T.Literal('owners'), T.Literal('anyone')], {
+          default: 'owners',
+          description:
+            'Who may create workspaces through the admin API: users who own one already, or any user. The CLI (local) always may.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

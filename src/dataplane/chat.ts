@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { StreamFilter } from '../guardrails/stream.ts';
 import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { openAIRequestToAnthropic } from '../providers/translate/openai-to-anthropic.ts';
@@ -8,11 +7,11 @@ import { emptyUsage, type TokenUsage, usageFromOpenAI } from '../providers/trans
 import { OPENAI_SSE_DONE, openAISSE, openAIStreamError } from '../providers/translate/sse.ts';
 import { AnthropicToOpenAIStream } from '../providers/translate/stream-anthropic-to-openai.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer } from './answer.ts';
+import { checkedAnswer, readJsonAnswer } from './answer.ts';
 import { type Caller, type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
-import { createOpenAIChunkGuard } from './stream-guard.ts';
+import { type AnswerFilter, createOpenAIChunkGuard } from './stream-guard.ts';
 
 /**
  * POST /v1/chat/completions — OpenAI Chat Completions, to any target. OpenAI-format targets get
@@ -54,11 +53,12 @@ export function chatCompletions(deps: DataPlaneDeps) {
           return anthropicRequest(target, translated, secret, request.headers);
         },
       },
-      async ({ result, record, guard }) => {
+      async (answer) => {
+        const { result, record, guard } = answer;
         const openAITarget = nativeFormat(result.target.provider) === 'openai';
         if (stream) {
           const check = guard.outputActive
-            ? createOpenAIChunkGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
+            ? createOpenAIChunkGuard((slot) => guard.streamFilter(slot) as AnswerFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(
             reply,
@@ -67,19 +67,24 @@ export function chatCompletions(deps: DataPlaneDeps) {
               : relayAnthropicAsOpenAI(result, clientWantsUsage, deps.clock.now(), record, check),
           );
         }
-        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-        const completion = openAITarget
-          ? (json as Record<string, unknown>)
-          : (anthropicMessageToOpenAI(json, {
-              created: Math.floor(deps.clock.now() / 1000),
-            }) as unknown as Record<string, unknown>);
-        record(usageFromOpenAI(completion.usage), 200);
-        if (openAITarget && !guard.outputActive) {
-          // The provider's bytes as they came: identical to calling it directly.
-          return reply.type('application/json').send(text);
-        }
-        guard.inspectAnswer('chat', completion);
-        return reply.send(completion);
+        const checked = await checkedAnswer(
+          answer,
+          'chat',
+          async (attempt) => {
+            const { text, json } = await readJsonAnswer(attempt.body, deps.config.upstream.maxResponseBytes);
+            const native = nativeFormat(attempt.target.provider) === 'openai';
+            const body = native
+              ? (json as Record<string, unknown>)
+              : (anthropicMessageToOpenAI(json, {
+                  created: Math.floor(deps.clock.now() / 1000),
+                }) as unknown as Record<string, unknown>);
+            return { text, body, usage: usageFromOpenAI(body.usage), native };
+          },
+          request.log,
+        );
+        // The provider's bytes as they came, when nothing applies: identical to calling it directly.
+        if (checked.raw !== undefined) return reply.type('application/json').send(checked.raw);
+        return reply.send(checked.body);
       },
     );
   };
@@ -99,8 +104,6 @@ function streamFailure(err: unknown): string {
 
 /** Client closed the request before the answer ended (nginx's 499), for the call record. */
 export const CLIENT_CLOSED = 499;
-/** A guardrail stopped the answer part-way (recorded like the 400 it would have been). */
-export const GUARDRAIL_STOPPED = 400;
 
 type ChunkGuard = ReturnType<typeof createOpenAIChunkGuard>;
 
@@ -139,9 +142,8 @@ async function* relayOpenAI(
         const guarded = check(chunk as Record<string, unknown>);
         for (const e of guarded.events) out += `data: ${JSON.stringify(e)}\n\n`;
         if (guarded.blocked) {
-          status = GUARDRAIL_STOPPED;
-          yield out +
-            openAISSE(openAIStreamError(guarded.reason, 'invalid_request_error', 'guardrail_blocked'));
+          status = guarded.status;
+          yield out + openAISSE(openAIStreamError(guarded.reason, guarded.type, guarded.code));
           return;
         }
       }
@@ -187,9 +189,8 @@ async function* relayAnthropicAsOpenAI(
           const guarded = check(chunk as unknown as Record<string, unknown>);
           for (const e of guarded.events) out += `data: ${JSON.stringify(e)}\n\n`;
           if (guarded.blocked) {
-            status = GUARDRAIL_STOPPED;
-            yield out +
-              openAISSE(openAIStreamError(guarded.reason, 'invalid_request_error', 'guardrail_blocked'));
+            status = guarded.status;
+            yield out + openAISSE(openAIStreamError(guarded.reason, guarded.type, guarded.code));
             return;
           }
         }

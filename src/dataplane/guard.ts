@@ -2,9 +2,18 @@ import type { FastifyRequest } from 'fastify';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { createVault, type Vault } from '../guardrails/actions.ts';
 import type { Finding, Guardrails, InspectResult } from '../guardrails/inspect.ts';
+import type { JsonSchemaValidators } from '../guardrails/json-schema.ts';
 import { appliesTo, type GuardrailPolicy } from '../guardrails/policy.ts';
 import { createStreamFilter, type StreamFilter } from '../guardrails/stream.ts';
 import { checkHostedCapabilities } from './hosted-tools.ts';
+import type { AnswerFilter, FilterSlot } from './stream-guard.ts';
+import {
+  createStructuredCheck,
+  type StructuredCheck,
+  structuredOutputOf,
+  structuredStreamFilter,
+  structuredTexts,
+} from './structured.ts';
 import { answerTexts, type Format, requestTexts, type TextSlot } from './texts.ts';
 
 /**
@@ -17,15 +26,29 @@ import { answerTexts, type Format, requestTexts, type TextSlot } from './texts.t
 export interface RequestGuard {
   /**
    * Refuses unlisted provider-hosted tools and beta flags, then inspects and rewrites the request
-   * body's texts in place; throws guardrail_blocked.
+   * body's texts in place; throws guardrail_blocked. Compiles the structured output the request
+   * asks for (json-schema detector); throws invalid_request when its schema cannot be used.
    */
   inspectInput(format: Format, body: Record<string, unknown>): void;
-  /** True when the answer must be inspected (or pseudonyms restored): raw pass-through is off. */
+  /**
+   * True when the answer must be inspected, checked against a schema or have pseudonyms restored:
+   * raw pass-through is off. Known after inspectInput.
+   */
   readonly outputActive: boolean;
   /** Inspects and rewrites a non-streaming answer in place; throws guardrail_blocked. */
   inspectAnswer(format: Format, body: Record<string, unknown>): void;
-  /** A filter for streamed answer text, or undefined when nothing applies to output. */
-  streamFilter(): StreamFilter | undefined;
+  /**
+   * Checks a non-streaming answer, as inspectAnswer left it, against the structured output the
+   * request asked for: the error to answer with (output_schema_violation), or undefined.
+   */
+  checkStructured(format: Format, body: Record<string, unknown>): PortcullisError | undefined;
+  /** Extra provider calls when checkStructured fails (the json-schema policy's `retries`). */
+  readonly structuredRetries: number;
+  /**
+   * A filter for streamed answer text (`slot` 'text') or a tool call's arguments ('tool'), or
+   * undefined when nothing applies to output.
+   */
+  streamFilter(slot?: FilterSlot): AnswerFilter | undefined;
   /** Whether the answer may call this function tool (the policy's tool allowlist). */
   toolAllowed(name: string): boolean;
 }
@@ -103,10 +126,17 @@ function apply(slots: TextSlot[], picked: number[], result: InspectResult): void
   for (const { index, text } of result.replacements) slots[picked[index] as number]?.set(text);
 }
 
+/** Structured-output checks: the process's compiled-schema cache and the caller's workspace (cache scope). */
+export interface StructuredDeps {
+  validators: JsonSchemaValidators;
+  scope: string;
+}
+
 export function createRequestGuard(
   guardrails: Guardrails,
   policy: GuardrailPolicy,
   request: FastifyRequest,
+  structured?: StructuredDeps,
 ): RequestGuard {
   const injection = policy['prompt-injection'];
   const pseudonymizing =
@@ -150,13 +180,34 @@ export function createRequestGuard(
 
   const allowedTools = policy.tools.allow === null ? undefined : new Set(policy.tools.allow);
   const toolAllowed = (name: string): boolean => allowedTools === undefined || allowedTools.has(name);
+  const schemaPolicy = policy['json-schema'];
+  let structuredCheck: StructuredCheck | undefined;
 
   return {
     inspectInput(format, body) {
       checkHostedCapabilities(format, body, request.headers['anthropic-beta'], policy);
       inspect(requestTexts(format, body), 'input');
+      if (structured && schemaPolicy.enabled) {
+        const output = structuredOutputOf(format, body, structured.validators, structured.scope);
+        if (output) structuredCheck = createStructuredCheck(output, schemaPolicy, request);
+      }
     },
-    outputActive: outputDetectors || vault !== undefined || allowedTools !== undefined,
+    get outputActive() {
+      return (
+        outputDetectors || vault !== undefined || allowedTools !== undefined || structuredCheck !== undefined
+      );
+    },
+    get structuredRetries() {
+      return structuredCheck && schemaPolicy.action === 'block' ? schemaPolicy.retries : 0;
+    },
+    checkStructured(format, body) {
+      if (!structuredCheck) return undefined;
+      for (const text of structuredTexts(format, body)) {
+        const error = structuredCheck(text);
+        if (error) return error;
+      }
+      return undefined;
+    },
     toolAllowed,
     inspectAnswer(format, body) {
       if (!calledTools(format, body).every(toolAllowed))
@@ -169,13 +220,27 @@ export function createRequestGuard(
           }
         }
       }
+      // The Responses API's, per output_text part (include: message.output_text.logprobs).
+      if (outputDetectors && Array.isArray(body.output)) {
+        for (const item of body.output as Array<{ content?: unknown } | null>) {
+          const parts: unknown[] = Array.isArray(item?.content) ? item.content : [];
+          for (const part of parts as Array<{ logprobs?: unknown } | null>) {
+            if (part && Array.isArray(part.logprobs)) part.logprobs = [];
+          }
+        }
+      }
       const slots = answerTexts(format, body);
       if (outputDetectors) inspect(slots, 'output');
       if (vault && vault.size > 0) for (const slot of slots) slot.set(vault.restore(slot.get()));
     },
-    streamFilter() {
-      if (!outputDetectors && !vault) return allowedTools ? PASS_THROUGH : undefined;
-      return createStreamFilter({ guardrails, policy, vault, mode: wholeWindow ? 'window' : 'token' });
+    streamFilter(slot = 'text') {
+      const filter =
+        outputDetectors || vault
+          ? createStreamFilter({ guardrails, policy, vault, mode: wholeWindow ? 'window' : 'token' })
+          : PASS_THROUGH;
+      if (slot === 'text' && structuredCheck)
+        return structuredStreamFilter(filter, structuredCheck, schemaPolicy.action === 'block');
+      return outputDetectors || vault || allowedTools ? filter : undefined;
     },
   };
 }

@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { StreamFilter } from '../guardrails/stream.ts';
 import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { anthropicRequestToOpenAI } from '../providers/translate/anthropic-to-openai.ts';
@@ -8,12 +7,12 @@ import { type TokenUsage, usageFromAnthropic } from '../providers/translate/shar
 import { anthropicSSE, anthropicStreamError } from '../providers/translate/sse.ts';
 import { OpenAIToAnthropicStream } from '../providers/translate/stream-openai-to-anthropic.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer } from './answer.ts';
-import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
+import { checkedAnswer, readJsonAnswer } from './answer.ts';
+import { CLIENT_CLOSED } from './chat.ts';
 import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
-import { createAnthropicEventGuard } from './stream-guard.ts';
+import { type AnswerFilter, createAnthropicEventGuard, type StreamStop } from './stream-guard.ts';
 
 /**
  * POST /v1/messages — Anthropic Messages, to any target. Anthropic targets get the body as sent;
@@ -50,11 +49,12 @@ export function messages(deps: DataPlaneDeps) {
           return openAIRequest(target, 'chat', upstreamBody, secret);
         },
       },
-      async ({ result, record, guard }) => {
+      async (answer) => {
+        const { result, record, guard } = answer;
         const anthropicTarget = nativeFormat(result.target.provider) === 'anthropic';
         if (stream) {
           const check = guard.outputActive
-            ? createAnthropicEventGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
+            ? createAnthropicEventGuard((slot) => guard.streamFilter(slot) as AnswerFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(
             reply,
@@ -63,14 +63,21 @@ export function messages(deps: DataPlaneDeps) {
               : relayOpenAIAsAnthropic(result, record, check),
           );
         }
-        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-        const message = anthropicTarget
-          ? (json as Record<string, unknown>)
-          : (openAICompletionToAnthropic(json) as unknown as Record<string, unknown>);
-        record(usageFromAnthropic(message.usage), 200);
-        if (anthropicTarget && !guard.outputActive) return reply.type('application/json').send(text);
-        guard.inspectAnswer('messages', message);
-        return reply.send(message);
+        const checked = await checkedAnswer(
+          answer,
+          'messages',
+          async (attempt) => {
+            const { text, json } = await readJsonAnswer(attempt.body, deps.config.upstream.maxResponseBytes);
+            const native = nativeFormat(attempt.target.provider) === 'anthropic';
+            const body = native
+              ? (json as Record<string, unknown>)
+              : (openAICompletionToAnthropic(json) as unknown as Record<string, unknown>);
+            return { text, body, usage: usageFromAnthropic(body.usage), native };
+          },
+          request.log,
+        );
+        if (checked.raw !== undefined) return reply.type('application/json').send(checked.raw);
+        return reply.send(checked.body);
       },
     );
   };
@@ -85,14 +92,25 @@ function streamFailure(err: unknown): string {
 /** Anthropic upstream → Anthropic client: events checked and passed through, usage read on the way. */
 type EventGuard = ReturnType<typeof createAnthropicEventGuard>;
 
-/** Events after the output guardrail; `stopped` carries the error event to end with when it blocked. */
-function guarded(events: readonly unknown[], check: EventGuard): { out: string; stopped?: string } {
+/**
+ * Events after the output guardrail; `stopped` carries the error event to end with when it
+ * blocked, `status` the status to record.
+ */
+type Emitted = { out: string; stopped?: string; status?: number };
+
+/** Anthropic's error types: a 5xx of ours (output_schema_violation) is its `api_error`. */
+const anthropicType = (stop: StreamStop): string =>
+  stop.type === 'server_error' ? 'api_error' : 'invalid_request_error';
+
+function guarded(events: readonly unknown[], check: EventGuard): Emitted {
   let out = '';
   for (const e of events) {
     const g = check(e as Record<string, unknown>);
     for (const x of g.events) out += anthropicSSE(x as unknown as AnthropicStreamEvent);
-    if (g.blocked)
-      return { out, stopped: anthropicSSE(anthropicStreamError(g.reason, 'invalid_request_error')) };
+    if (g.blocked) {
+      const stopped = anthropicSSE(anthropicStreamError(g.reason, anthropicType(g)));
+      return { out, stopped, status: g.status };
+    }
   }
   return { out };
 }
@@ -127,7 +145,7 @@ async function* relayAnthropic(
           const g = guarded([parsed], check);
           out += g.out;
           if (g.stopped) {
-            status = GUARDRAIL_STOPPED;
+            status = g.status ?? 400;
             yield out + g.stopped;
             return;
           }
@@ -160,7 +178,7 @@ async function* relayOpenAIAsAnthropic(
   record: (usage: TokenUsage | undefined, status: number) => void,
   check?: EventGuard,
 ): AsyncGenerator<string> {
-  const emit = (events: readonly AnthropicStreamEvent[]): { out: string; stopped?: string } => {
+  const emit = (events: readonly AnthropicStreamEvent[]): Emitted => {
     if (check) return guarded(events, check);
     let out = '';
     for (const e of events) out += anthropicSSE(e);
@@ -179,7 +197,7 @@ async function* relayOpenAIAsAnthropic(
           const g = emit(translator.end());
           out += g.out;
           if (g.stopped) {
-            status = GUARDRAIL_STOPPED;
+            status = g.status ?? 400;
             yield out + g.stopped;
             return;
           }
@@ -190,7 +208,7 @@ async function* relayOpenAIAsAnthropic(
         const g = emit(translator.push(parsed));
         out += g.out;
         if (g.stopped) {
-          status = GUARDRAIL_STOPPED;
+          status = g.status ?? 400;
           yield out + g.stopped;
           return;
         }
@@ -200,7 +218,7 @@ async function* relayOpenAIAsAnthropic(
     if (!sawDone) {
       // Cut off upstream without [DONE]: end() closes a finished answer or reports the truncation.
       const g = emit(translator.end());
-      if (g.stopped) status = GUARDRAIL_STOPPED;
+      if (g.stopped) status = g.status ?? 400;
       const tail = g.out + (g.stopped ?? '');
       if (tail.length > 0) yield tail;
       if (g.stopped) return;

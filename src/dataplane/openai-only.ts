@@ -1,15 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PortcullisError } from '../errors/catalogue.ts';
-import type { StreamFilter } from '../guardrails/stream.ts';
 import { nativeFormat, type OpenAIEndpoint, openAIRequest, type Target } from '../providers/targets.ts';
 import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
-import { readJsonAnswer } from './answer.ts';
-import { CLIENT_CLOSED, GUARDRAIL_STOPPED } from './chat.ts';
+import { checkedAnswer, readJsonAnswer } from './answer.ts';
+import { CLIENT_CLOSED } from './chat.ts';
 import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
-import { createResponsesEventGuard } from './stream-guard.ts';
+import { type AnswerFilter, createResponsesEventGuard } from './stream-guard.ts';
 
 /**
  * Endpoints only OpenAI-format providers offer: POST /v1/embeddings and POST /v1/responses.
@@ -63,23 +62,36 @@ export function openAIOnly(
         },
         build: (target, secret) => openAIRequest(target, endpoint, body, secret),
       },
-      async ({ result, record, guard }) => {
+      async (answer) => {
+        const { result, record, guard } = answer;
         if (stream) {
           const check = guard.outputActive
-            ? createResponsesEventGuard(() => guard.streamFilter() as StreamFilter, guard.toolAllowed)
+            ? createResponsesEventGuard((slot) => guard.streamFilter(slot) as AnswerFilter, guard.toolAllowed)
             : undefined;
           return sendEvents(reply, relayResponses(result, record, check));
         }
-        const { text, json } = await readJsonAnswer(result.body, deps.config.upstream.maxResponseBytes);
-        record(usageOf((json as { usage?: unknown }).usage), 200);
-        // Embeddings carry no text back; a Responses answer is inspected like any other.
-        if (endpoint === 'embeddings' || !guard.outputActive)
+        const max = deps.config.upstream.maxResponseBytes;
+        if (endpoint === 'embeddings') {
+          // Embeddings carry no text back.
+          const { text, json } = await readJsonAnswer(result.body, max);
+          record(usageOf((json as { usage?: unknown }).usage), 200);
           return reply.type('application/json').send(text);
-        const answer = json as Record<string, unknown>;
-        guard.inspectAnswer('responses', answer);
+        }
+        // A Responses answer is inspected (and checked against a requested schema) like any other.
+        const checked = await checkedAnswer(
+          answer,
+          'responses',
+          async (attempt) => {
+            const { text, json } = await readJsonAnswer(attempt.body, max);
+            const body = json as Record<string, unknown>;
+            return { text, body, usage: usageOf(body.usage), native: true };
+          },
+          request.log,
+        );
+        if (checked.raw !== undefined) return reply.type('application/json').send(checked.raw);
         // The convenience field repeats the text; the SDKs rebuild it from `output`.
-        delete answer.output_text;
-        return reply.send(answer);
+        delete checked.body.output_text;
+        return reply.send(checked.body);
       },
     );
   };
@@ -131,8 +143,8 @@ async function* relayResponses(
           const g = check(parsed as Record<string, unknown>);
           for (const e of g.events) out += `event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`;
           if (g.blocked) {
-            status = GUARDRAIL_STOPPED;
-            yield out + responsesError('guardrail_blocked', g.reason);
+            status = g.status;
+            yield out + responsesError(g.code, g.reason);
             return;
           }
           continue;

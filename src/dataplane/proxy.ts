@@ -45,6 +45,12 @@ export interface Answer {
   record: RecordOutcome;
   /** The request's guardrails, for the answer (stage 7). */
   guard: RequestGuard;
+  /**
+   * Calls the provider again with the same request, through the same targets, retries and
+   * fallbacks (the structured-output retry, docs/guardrails.md). A refusal or failure throws as
+   * the first call's would have.
+   */
+  again(): Promise<UpstreamSuccess<Target>>;
 }
 
 export async function proxy(
@@ -77,28 +83,30 @@ export async function proxy(
     request.contentCapture = await deps.captureContent?.(request, caller, plan.endpoint, plan.model);
     const controller = abortOnDisconnect(request, reply);
 
-    let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+    const call = async (): Promise<UpstreamSuccess<Target>> => {
+      let result: Awaited<ReturnType<typeof callUpstream<Target>>>;
+      try {
+        result = await callUpstream(
+          deps.upstream,
+          targets,
+          async (target) => {
+            const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
+            try {
+              return plan.build(target, secret);
+            } catch (err) {
+              throw providerError(err, target);
+            }
+          },
+          { signal: controller.signal, requestId: request.id, model: plan.model },
+        );
+      } catch (err) {
+        throw providerError(err);
+      }
+      if ('clientError' in result) throw await upstreamRefusal(result, plan.model);
+      return result;
+    };
     const upstreamStarted = deps.clock.now();
-    try {
-      result = await callUpstream(
-        deps.upstream,
-        targets,
-        async (target) => {
-          const secret = await deps.resolveSecret(target.credentialId, caller.workspaceId);
-          try {
-            return plan.build(target, secret);
-          } catch (err) {
-            throw providerError(err, target);
-          }
-        },
-        { signal: controller.signal, requestId: request.id, model: plan.model },
-      );
-    } catch (err) {
-      throw providerError(err);
-    }
-    if ('clientError' in result) throw await upstreamRefusal(result, plan.model);
-
-    const accepted = result;
+    const accepted = await call();
     // Until the provider's response headers: the upstream share of the latency.
     const upstreamMs = deps.clock.now() - upstreamStarted;
     let recorded = false;
@@ -121,7 +129,7 @@ export async function proxy(
       deps.observe?.(request, caller, { ...call, answeredBy: accepted.target, upstreamMs });
     };
     try {
-      return await answer({ result: accepted, caller, record, guard });
+      return await answer({ result: accepted, caller, record, guard, again: call });
     } catch (err) {
       record(undefined, 502);
       throw providerError(err, accepted.target);

@@ -1,4 +1,5 @@
-import type { StreamFilter } from '../guardrails/stream.ts';
+import type { PortcullisError } from '../errors/catalogue.ts';
+import type { StreamChunk } from '../guardrails/stream.ts';
 
 /**
  * Output guardrails on streams, per client wire format. Text deltas go through the request's
@@ -7,9 +8,34 @@ import type { StreamFilter } from '../guardrails/stream.ts';
  * Responses API's *.done events) get the filtered text, so nothing unchecked slips out there.
  *
  * Each guard returns the events to send, or `blocked` — then the relay sends its format's error
- * event (code guardrail_blocked) and stops reading from the provider.
+ * event (code guardrail_blocked, or the filter's own error such as output_schema_violation) and
+ * stops reading from the provider.
  */
-export type Guarded<T> = { events: T[]; blocked: false } | { events: T[]; blocked: true; reason: string };
+export type Guarded<T> = { events: T[]; blocked: false } | ({ events: T[]; blocked: true } & StreamStop);
+
+/** Why a stream stopped, as its error event says it: a catalogue code, its type and status. */
+export interface StreamStop {
+  reason: string;
+  code: string;
+  type: PortcullisError['type'];
+  /** For the call record: the status the request would have had before the stream started. */
+  status: number;
+}
+
+/** A chunk that may carry its own catalogue error instead of a guardrail_blocked (structured output). */
+export interface AnswerChunk extends StreamChunk {
+  error?: PortcullisError;
+}
+
+/** A stream filter whose blocks may name their own error; every StreamFilter is one. */
+export interface AnswerFilter {
+  push(delta: string): AnswerChunk;
+  end(): AnswerChunk;
+}
+
+/** Which answer text a filter serves: the answer itself, or a tool call's arguments. */
+export type FilterSlot = 'text' | 'tool';
+export type NewFilter = (slot: FilterSlot) => AnswerFilter;
 
 type Json = Record<string, unknown>;
 
@@ -18,12 +44,27 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 /** Every function tool the answer calls is allowed (the policy's tool allowlist); by default any. */
 export type ToolCheck = (name: string) => boolean;
 const anyTool: ToolCheck = () => true;
-const TOOL_BLOCK = { blockedBy: { detector: 'tools', category: 'tool_not_allowed' } };
+/** What a block says: its own error, or the guardrail that blocked. */
+type Block = { error?: PortcullisError; blockedBy?: { detector: string; category: string } };
 
-function reason(chunk: { blockedBy?: { detector: string; category: string } }): string {
+const TOOL_BLOCK: Block = { blockedBy: { detector: 'tools', category: 'tool_not_allowed' } };
+
+function stop(chunk: Block): StreamStop {
+  if (chunk.error) {
+    const e = chunk.error;
+    return { reason: e.message, code: e.code, type: e.type, status: e.status };
+  }
   const by = chunk.blockedBy ?? { detector: 'guardrail', category: 'policy' };
-  return `The answer was blocked by the workspace's ${by.detector} guardrail (${by.category}).`;
+  return {
+    reason: `The answer was blocked by the workspace's ${by.detector} guardrail (${by.category}).`,
+    code: 'guardrail_blocked',
+    type: 'invalid_request_error',
+    // Recorded like the 400 it would have been before the stream started.
+    status: 400,
+  };
 }
+
+const blockedBy = <T>(chunk: Block): Guarded<T> => ({ events: [], blocked: true, ...stop(chunk) });
 
 /**
  * chat.completion.chunk objects (OpenAI clients). Every choice (`n` > 1) and every tool call's
@@ -32,14 +73,14 @@ function reason(chunk: { blockedBy?: { detector: string; category: string } }): 
  * are on.
  */
 export function createOpenAIChunkGuard(
-  newFilter: () => StreamFilter,
+  newFilter: NewFilter,
   toolAllowed: ToolCheck = anyTool,
 ): (chunk: Json) => Guarded<Json> {
-  const filters = new Map<string, StreamFilter>();
-  const filterFor = (key: string): StreamFilter => {
+  const filters = new Map<string, AnswerFilter>();
+  const filterFor = (key: string, slot: FilterSlot): AnswerFilter => {
     let f = filters.get(key);
     if (!f) {
-      f = newFilter();
+      f = newFilter(slot);
       filters.set(key, f);
     }
     return f;
@@ -53,21 +94,20 @@ export function createOpenAIChunkGuard(
       if ('logprobs' in choice) choice.logprobs = null;
       let delta = isObject(choice.delta) ? choice.delta : undefined;
       if (delta && typeof delta.content === 'string' && delta.content.length > 0) {
-        const out = filterFor(`${c}:content`).push(delta.content);
-        if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+        const out = filterFor(`${c}:content`, 'text').push(delta.content);
+        if (out.blocked) return blockedBy(out);
         delta.content = out.text;
       }
       const calls = delta && Array.isArray(delta.tool_calls) ? delta.tool_calls : [];
       for (const call of calls) {
         // The name arrives with the call's first chunk, before any of its arguments.
         if (isObject(call) && isObject(call.function) && typeof call.function.name === 'string') {
-          if (!toolAllowed(call.function.name))
-            return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+          if (!toolAllowed(call.function.name)) return blockedBy(TOOL_BLOCK);
         }
         if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string')
           continue;
-        const out = filterFor(`${c}:tool:${String(call.index ?? 0)}`).push(call.function.arguments);
-        if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+        const out = filterFor(`${c}:tool:${String(call.index ?? 0)}`, 'tool').push(call.function.arguments);
+        if (out.blocked) return blockedBy(out);
         call.function.arguments = out.text;
       }
       if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
@@ -77,7 +117,7 @@ export function createOpenAIChunkGuard(
           if (!key.startsWith(`${c}:`)) continue;
           filters.delete(key);
           const rest = filter.end();
-          if (rest.blocked) return { events: [], blocked: true, reason: reason(rest) };
+          if (rest.blocked) return blockedBy(rest);
           if (rest.text.length === 0) continue;
           if (delta === undefined) {
             delta = {};
@@ -118,10 +158,10 @@ export function createOpenAIChunkGuard(
 
 /** Anthropic Messages stream events (Anthropic clients). A new filter serves each text block. */
 export function createAnthropicEventGuard(
-  newFilter: () => StreamFilter,
+  newFilter: NewFilter,
   toolAllowed: ToolCheck = anyTool,
 ): (event: Json) => Guarded<Json> {
-  let filter: StreamFilter | undefined;
+  let filter: AnswerFilter | undefined;
   return (event) => {
     if (
       event.type === 'content_block_start' &&
@@ -129,19 +169,19 @@ export function createAnthropicEventGuard(
       event.content_block.type === 'tool_use' &&
       !toolAllowed(String(event.content_block.name))
     ) {
-      return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+      return blockedBy(TOOL_BLOCK);
     }
     if (event.type === 'content_block_delta' && isObject(event.delta) && event.delta.type === 'text_delta') {
-      filter ??= newFilter();
+      filter ??= newFilter('text');
       const out = filter.push(typeof event.delta.text === 'string' ? event.delta.text : '');
-      if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+      if (out.blocked) return blockedBy(out);
       if (out.text.length === 0) return { events: [], blocked: false };
       return { events: [{ ...event, delta: { ...event.delta, text: out.text } }], blocked: false };
     }
     if (event.type === 'content_block_stop' && filter) {
       const rest = filter.end();
       filter = undefined;
-      if (rest.blocked) return { events: [], blocked: true, reason: reason(rest) };
+      if (rest.blocked) return blockedBy(rest);
       const events: Json[] = [];
       if (rest.text.length > 0) {
         events.push({
@@ -159,18 +199,18 @@ export function createAnthropicEventGuard(
 
 /** Responses API stream events: output_text deltas filtered, the *.done repeats rewritten. */
 export function createResponsesEventGuard(
-  newFilter: () => StreamFilter,
+  newFilter: NewFilter,
   toolAllowed: ToolCheck = anyTool,
 ): (event: Json) => Guarded<Json> {
-  const filters = new Map<string, StreamFilter>();
+  const filters = new Map<string, AnswerFilter>();
   const sent = new Map<string, string>();
   const key = (e: Json): string => `${String(e.output_index ?? 0)}:${String(e.content_index ?? 0)}`;
-  const flush = (k: string): { text: string; blocked?: string } => {
+  const flush = (k: string): { text: string; blocked?: AnswerChunk } => {
     const filter = filters.get(k);
     if (!filter) return { text: '' };
     filters.delete(k);
     const rest = filter.end();
-    if (rest.blocked) return { text: '', blocked: reason(rest) };
+    if (rest.blocked) return { text: '', blocked: rest };
     sent.set(k, (sent.get(k) ?? '') + rest.text);
     return { text: rest.text };
   };
@@ -179,8 +219,12 @@ export function createResponsesEventGuard(
     parts.forEach((part, i) => {
       const k = `${String(outputIndex ?? 0)}:${i}`;
       if (isObject(part) && typeof part.text === 'string' && sent.has(k)) part.text = sent.get(k);
+      if (isObject(part) && Array.isArray(part.logprobs)) part.logprobs = [];
     });
   };
+  // Log probabilities repeat the unfiltered text token by token (include:
+  // message.output_text.logprobs): emptied, as for chat, while output guardrails are on.
+  const noLogprobs = (e: Json): Json => (Array.isArray(e.logprobs) ? { ...e, logprobs: [] } : e);
   return (event) => {
     const type = event.type;
     // A call is announced by output_item.added, before its arguments stream.
@@ -190,29 +234,32 @@ export function createResponsesEventGuard(
       (item?.type === 'function_call' || item?.type === 'custom_tool_call') &&
       !toolAllowed(String(item.name))
     ) {
-      return { events: [], blocked: true, reason: reason(TOOL_BLOCK) };
+      return blockedBy(TOOL_BLOCK);
     }
     if (type === 'response.output_text.delta' && typeof event.delta === 'string') {
       const k = key(event);
       let filter = filters.get(k);
       if (!filter) {
-        filter = newFilter();
+        filter = newFilter('text');
         filters.set(k, filter);
       }
       const out = filter.push(event.delta);
-      if (out.blocked) return { events: [], blocked: true, reason: reason(out) };
+      if (out.blocked) return blockedBy(out);
       if (out.text.length === 0) return { events: [], blocked: false };
       sent.set(k, (sent.get(k) ?? '') + out.text);
-      return { events: [{ ...event, delta: out.text }], blocked: false };
+      return { events: [noLogprobs({ ...event, delta: out.text })], blocked: false };
     }
     if (type === 'response.output_text.done') {
       const k = key(event);
       const rest = flush(k);
-      if (rest.blocked) return { events: [], blocked: true, reason: rest.blocked };
+      if (rest.blocked) return blockedBy(rest.blocked);
       const events: Json[] = [];
-      if (rest.text.length > 0)
-        events.push({ ...event, type: 'response.output_text.delta', delta: rest.text });
-      events.push({ ...event, text: sent.get(k) ?? '' });
+      if (rest.text.length > 0) {
+        // Built from the done event minus its `text`: that is the whole unfiltered answer.
+        const { text: _unfiltered, ...fields } = event;
+        events.push(noLogprobs({ ...fields, type: 'response.output_text.delta', delta: rest.text }));
+      }
+      events.push(noLogprobs({ ...event, text: sent.get(k) ?? '' }));
       return { events, blocked: false };
     }
     if (
@@ -222,12 +269,19 @@ export function createResponsesEventGuard(
     ) {
       const k = key(event);
       if (sent.has(k)) event.part.text = sent.get(k);
+      if (Array.isArray(event.part.logprobs)) event.part.logprobs = [];
     } else if (type === 'response.output_item.done' && isObject(event.item)) {
       rewriteParts(event.item.content, event.output_index);
     } else if (
       (type === 'response.completed' || type === 'response.incomplete') &&
       isObject(event.response)
     ) {
+      // A provider that skipped output_text.done: what is still held is checked now, and the
+      // final response repeats only checked text (held text unchecked would leak here).
+      for (const k of [...filters.keys()]) {
+        const rest = flush(k);
+        if (rest.blocked) return blockedBy(rest.blocked);
+      }
       const output = event.response.output;
       if (Array.isArray(output)) {
         output.forEach((item, i) => {

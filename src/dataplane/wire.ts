@@ -11,6 +11,7 @@ import { type CredentialRepository, createCredentialRepository } from '../creden
 import type { Egress } from '../egress/egress.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { createGuardrails } from '../guardrails/inspect.ts';
+import { createJsonSchemaValidators } from '../guardrails/json-schema.ts';
 import { createGuardrailPolicies, type GuardrailPolicies } from '../guardrails/policy-store.ts';
 import { loadPepper } from '../keys/hash.ts';
 import type { KeyPrincipal } from '../keys/types.ts';
@@ -140,6 +141,8 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
 
   // Compiles every detector up front (~0.3 s), so the first request does not pay for it.
   const guardrails = createGuardrails();
+  // Structured-output schemas, compiled on first use and cached per workspace (json-schema.ts).
+  const validators = createJsonSchemaValidators();
   const policies = createGuardrailPolicies({ workspaces: workspaceRepository, clock });
   const content = createContentLog({
     db: store.db,
@@ -158,6 +161,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         guardrails,
         await policies.effective(caller.workspaceId, caller.keyId),
         request,
+        { validators, scope: caller.workspaceId },
       );
     },
     async admit(request: FastifyRequest, reply: FastifyReply, scope) {
@@ -207,6 +211,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         keyId: caller.keyId,
         workspaceId: caller.workspaceId,
         keyLimits: admitted.principal.limits,
+        userId: admitted.principal.userId,
         ...call,
       });
       reply.headers(ticket.headers);

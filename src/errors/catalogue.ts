@@ -159,6 +159,14 @@ export const ERROR_CATALOGUE = {
     type: 'invalid_request_error',
     message: "The {where} was blocked by the workspace's {detector} guardrail ({category}).",
   },
+  // The provider's answer, not the request, is at fault (RFC 9110 §15.6.3: an invalid response
+  // from an inbound server is a 502). The detail names a JSON Pointer and a keyword of the
+  // client's own schema, never answer text, so it is sent even though this is a 5xx.
+  output_schema_violation: {
+    status: 502,
+    type: 'server_error',
+    message: 'The answer does not match the requested {format}: {detail} (request id {requestId}).',
+  },
   input_limit_exceeded: {
     status: 400,
     type: 'invalid_request_error',
@@ -245,6 +253,71 @@ export const ERROR_CATALOGUE = {
     status: 409,
     type: 'invalid_request_error',
     message: 'Conflict: {detail}.',
+  },
+  // Identity: users, sessions, MFA, roles (control plane); see docs/identity.md and docs/rbac.md
+  invalid_credentials: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The email, password or MFA code is not right.',
+  },
+  invalid_access_token: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The access token is invalid, expired or its session was ended; refresh it or log in again.',
+  },
+  invalid_refresh_token: {
+    status: 401,
+    type: 'authentication_error',
+    message: 'The refresh token is invalid, expired or revoked; log in again.',
+  },
+  refresh_token_reused: {
+    status: 401,
+    type: 'authentication_error',
+    message:
+      'This refresh token was already used once, so it may have been stolen: its whole session is now revoked. Log in again.',
+  },
+  too_many_login_failures: {
+    status: 429,
+    type: 'rate_limit_error',
+    message:
+      'Too many failed logins for this account or from this address; retry after {retryAfter} seconds.',
+  },
+  weak_password: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The password is refused ({rule}): {detail}.',
+  },
+  role_forbidden: {
+    status: 403,
+    type: 'permission_error',
+    message: 'Your role in this workspace ({role}) does not allow {what}.',
+  },
+  user_session_required: {
+    status: 403,
+    type: 'permission_error',
+    message: '{what} needs a logged-in user (an access token); an API key cannot do it.',
+  },
+  mfa_enrollment_required: {
+    status: 403,
+    type: 'permission_error',
+    message:
+      'This workspace requires multi-factor authentication: enrol first (POST /admin/api/v1/auth/mfa/enroll, then /auth/mfa/confirm).',
+  },
+  workspace_required: {
+    status: 400,
+    type: 'invalid_request_error',
+    message:
+      'You are a member of {count} workspaces: name one in the x-portcullis-workspace header (id or name).',
+  },
+  last_owner: {
+    status: 409,
+    type: 'invalid_request_error',
+    message: 'A workspace always keeps at least one Owner: {detail}.',
+  },
+  invalid_invitation: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'The invitation is invalid, expired, revoked or already used.',
   },
   // Availability (fail closed)
   service_unavailable: {

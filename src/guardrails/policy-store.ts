@@ -22,6 +22,12 @@ export interface GuardrailPolicies {
   ): Promise<{ workspace: PolicyOverride; keys: Record<string, PolicyOverride> }>;
   /** Merges `change` into the workspace's (or a key's) override; throws PolicyError on invalid input. */
   update(workspaceId: string, change: PolicyOverride, keyId?: string): Promise<GuardrailPolicy>;
+  /**
+   * Forgets the cached policies of a workspace (of all, without an id), after a change written
+   * elsewhere in this process (the admin API writes inside its audit transaction). Other replicas
+   * see a change when their entry expires (5 s).
+   */
+  invalidate(workspaceId?: string): void;
 }
 
 export class PolicyError extends Error {
@@ -48,6 +54,72 @@ function asOverride(value: unknown): PolicyOverride {
     : {};
 }
 
+/** The stored overrides of a workspace, read through `workspaces` (a transaction's, or the store's). */
+export async function readOverrides(
+  workspaces: Pick<WorkspaceRepository, 'getSetting'>,
+  workspaceId: string,
+): Promise<{ workspace: PolicyOverride; keys: Record<string, PolicyOverride> }> {
+  const workspace = asOverride(await workspaces.getSetting(workspaceId, 'guardrails'));
+  const keysRaw = await workspaces.getSetting(workspaceId, 'guardrailKeys');
+  const keys: Record<string, PolicyOverride> = {};
+  if (typeof keysRaw === 'object' && keysRaw !== null) {
+    for (const [id, o] of Object.entries(keysRaw)) keys[id] = asOverride(o);
+  }
+  return { workspace, keys };
+}
+
+/** Section by section, `b`'s fields over `a`'s (a section `b` does not name is kept whole). */
+function mergeOverrides(a: PolicyOverride, b: PolicyOverride): PolicyOverride {
+  const out: Record<string, unknown> = { ...a };
+  for (const [section, part] of Object.entries(b)) {
+    out[section] = { ...((a as Record<string, object | undefined>)[section] ?? {}), ...part };
+  }
+  return out as PolicyOverride;
+}
+
+/**
+ * A change to a stored override: `merge` into it (what `guardrails set` does), `replace` it
+ * whole (`{}` = back to what it inherits), or `remove` it (a key's override).
+ */
+export type OverrideChange = { mode: 'merge' | 'replace'; override: PolicyOverride } | { mode: 'remove' };
+
+/**
+ * Applies `change` to the workspace's override, or to `keyId`'s, through `workspaces`: pass a
+ * transaction's repository (`inTx`) and the write commits with whatever else the transaction
+ * holds (the audit entry). Validates the result; throws PolicyError. Touches no cache: call
+ * `invalidate` after the commit.
+ */
+export async function writeOverride(
+  workspaces: Pick<WorkspaceRepository, 'getSetting' | 'setSetting'>,
+  workspaceId: string,
+  change: OverrideChange,
+  keyId?: string,
+): Promise<{ before: PolicyOverride; after: PolicyOverride }> {
+  if (change.mode !== 'remove') {
+    const problems = validatePolicyOverride(change.override);
+    if (problems.length > 0) throw new PolicyError(problems);
+  }
+  const stored = await readOverrides(workspaces, workspaceId);
+  const before = keyId === undefined ? stored.workspace : (stored.keys[keyId] ?? {});
+  const after =
+    change.mode === 'remove'
+      ? {}
+      : change.mode === 'replace'
+        ? change.override
+        : mergeOverrides(before, change.override);
+  const problems = validatePolicyOverride(after);
+  if (problems.length > 0) throw new PolicyError(problems);
+  if (keyId === undefined) {
+    await workspaces.setSetting(workspaceId, 'guardrails', after);
+  } else {
+    const keys = { ...stored.keys };
+    if (change.mode === 'remove') delete keys[keyId];
+    else keys[keyId] = after;
+    await workspaces.setSetting(workspaceId, 'guardrailKeys', keys);
+  }
+  return { before, after };
+}
+
 export function createGuardrailPolicies(opts: {
   workspaces: WorkspaceRepository;
   clock: Clock;
@@ -55,28 +127,19 @@ export function createGuardrailPolicies(opts: {
 }): GuardrailPolicies {
   const cache = new Map<string, Stored>();
   const ttl = opts.ttlMs ?? TTL_MS;
+  // Bumped by every invalidation: a read that began before it must not cache what it read.
+  let epoch = 0;
 
   const load = async (workspaceId: string): Promise<Stored> => {
     const hit = cache.get(workspaceId);
     if (hit && opts.clock.now() - hit.at < ttl) return hit;
-    const workspace = asOverride(await opts.workspaces.getSetting(workspaceId, 'guardrails'));
-    const keysRaw = await opts.workspaces.getSetting(workspaceId, 'guardrailKeys');
-    const keys: Record<string, PolicyOverride> = {};
-    if (typeof keysRaw === 'object' && keysRaw !== null) {
-      for (const [id, o] of Object.entries(keysRaw)) keys[id] = asOverride(o);
-    }
+    const started = epoch;
+    const { workspace, keys } = await readOverrides(opts.workspaces, workspaceId);
     const stored: Stored = { at: opts.clock.now(), workspace, keys, merged: new Map() };
+    if (started !== epoch) return stored;
     if (cache.size > 10_000) cache.clear();
     cache.set(workspaceId, stored);
     return stored;
-  };
-
-  const merge = (a: PolicyOverride, b: PolicyOverride): PolicyOverride => {
-    const out: Record<string, unknown> = { ...a };
-    for (const [detector, part] of Object.entries(b)) {
-      out[detector] = { ...((a as Record<string, object | undefined>)[detector] ?? {}), ...part };
-    }
-    return out as PolicyOverride;
   };
 
   return {
@@ -94,21 +157,14 @@ export function createGuardrailPolicies(opts: {
       return { workspace, keys };
     },
     async update(workspaceId, change, keyId) {
-      const problems = validatePolicyOverride(change);
-      if (problems.length > 0) throw new PolicyError(problems);
-      cache.delete(workspaceId);
-      const stored = await load(workspaceId);
-      if (keyId === undefined) {
-        const next = merge(stored.workspace, change);
-        const merged = validatePolicyOverride(next);
-        if (merged.length > 0) throw new PolicyError(merged);
-        await opts.workspaces.setSetting(workspaceId, 'guardrails', next);
-      } else {
-        const keys = { ...stored.keys, [keyId]: merge(stored.keys[keyId] ?? {}, change) };
-        await opts.workspaces.setSetting(workspaceId, 'guardrailKeys', keys);
-      }
-      cache.delete(workspaceId);
+      await writeOverride(opts.workspaces, workspaceId, { mode: 'merge', override: change }, keyId);
+      this.invalidate(workspaceId);
       return this.effective(workspaceId, keyId ?? '');
+    },
+    invalidate(workspaceId) {
+      epoch++;
+      if (workspaceId === undefined) cache.clear();
+      else cache.delete(workspaceId);
     },
   };
 }

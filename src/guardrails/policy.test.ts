@@ -51,3 +51,24 @@ test('tool, hosted-tool and beta-flag allowlists: any tool and no hosted tool or
   );
   assert.equal(validatePolicyOverride({ tools: { deny: [] } }).length, 1);
 });
+
+test('json-schema: answers checked and non-matching ones refused by default, no retry; its own fields only', () => {
+  assert.deepEqual(
+    { ...DEFAULT_POLICY['json-schema'] },
+    { enabled: true, where: 'output', action: 'block', retries: 0, timeBudgetMs: 100, onError: 'block' },
+  );
+  const key = mergePolicy(
+    DEFAULT_POLICY,
+    { 'json-schema': { retries: 1 } },
+    { 'json-schema': { action: 'log' } },
+  );
+  assert.deepEqual([key['json-schema'].retries, key['json-schema'].action], [1, 'log']);
+  assert.deepEqual(
+    validatePolicyOverride({ 'json-schema': { enabled: false, retries: 1, onError: 'allow' } }),
+    [],
+  );
+  const errs = validatePolicyOverride({
+    'json-schema': { action: 'redact', where: 'input', retries: 3, threshold: 0.5, timeBudgetMs: 0 },
+  });
+  assert.equal(errs.length, 5, errs.join('\n'));
+});

@@ -34,6 +34,24 @@ export interface SecretsPolicy extends DetectorPolicy {
   disabledRules: readonly string[];
 }
 
+/**
+ * Structured output (`response_format` json_schema / json_object, Responses `text.format`,
+ * Anthropic `output_config.format`): the answer is checked against the schema the request sent.
+ * Answers only, so `where` is always `output`; there is no score, so no threshold.
+ */
+export interface JsonSchemaPolicy {
+  enabled: boolean;
+  where: 'output';
+  /** block: refuse a non-matching answer (output_schema_violation); log: deliver it, log the finding. */
+  action: 'block' | 'log';
+  /** Extra provider calls when a non-streaming answer does not match (0 or 1; streams never retry). */
+  retries: number;
+  /** Longer than this to check one answer counts as an error. */
+  timeBudgetMs: number;
+  /** An answer that cannot be checked (too large, over budget): refused ('block') or delivered. */
+  onError: OnError;
+}
+
 /** Function tools the model may call (OWASP LLM08, excessive agency); null = any. */
 export interface ToolPolicy {
   allow: readonly string[] | null;
@@ -48,6 +66,7 @@ export interface GuardrailPolicy {
   'prompt-injection': DetectorPolicy;
   pii: PiiPolicy;
   secrets: SecretsPolicy;
+  'json-schema': JsonSchemaPolicy;
   tools: ToolPolicy;
   /** Provider-hosted tools (web search, code execution, MCP …) by type or type prefix; none by default. */
   hostedTools: AllowList;
@@ -63,7 +82,8 @@ export type PolicyOverride = { [K in PolicySection]?: Partial<GuardrailPolicy[K]
 
 /**
  * What a new workspace starts with (documented in docs/guardrails.md): secrets redacted both ways,
- * high-confidence injection blocked on input (user turns, tool results, documents), PII logged.
+ * high-confidence injection blocked on input (user turns, tool results, documents), PII logged,
+ * structured-output answers that do not match their schema refused (no retry).
  */
 export const DEFAULT_POLICY: GuardrailPolicy = deepFreeze({
   'prompt-injection': {
@@ -92,6 +112,14 @@ export const DEFAULT_POLICY: GuardrailPolicy = deepFreeze({
     timeBudgetMs: 20,
     onError: 'block',
     disabledRules: [],
+  },
+  'json-schema': {
+    enabled: true,
+    where: 'output',
+    action: 'block',
+    retries: 0,
+    timeBudgetMs: 100,
+    onError: 'block',
   },
   tools: { allow: null },
   hostedTools: { allow: [] },
@@ -143,6 +171,10 @@ export function validatePolicyOverride(input: unknown): string[] {
       continue;
     }
     const v = value as Record<string, unknown>;
+    if (name === 'json-schema') {
+      errors.push(...validateJsonSchemaPolicy(v));
+      continue;
+    }
     const check = (ok: boolean, msg: string): void => {
       if (!ok) errors.push(`${name}.${msg}`);
     };
@@ -187,6 +219,25 @@ export function validatePolicyOverride(input: unknown): string[] {
         'disabledRules: string[]',
       );
     }
+  }
+  return errors;
+}
+
+/** The json-schema section: its own fields only (a threshold or entity list would mean nothing here). */
+function validateJsonSchemaPolicy(v: Record<string, unknown>): string[] {
+  const errors: string[] = [];
+  const rules: Record<string, [(x: unknown) => boolean, string]> = {
+    enabled: [(x) => typeof x === 'boolean', 'must be a boolean'],
+    where: [(x) => x === 'output', 'output (answers are checked, requests are not)'],
+    action: [(x) => x === 'block' || x === 'log', 'block|log'],
+    retries: [(x) => x === 0 || x === 1, '0 or 1 (extra provider calls for a non-matching answer)'],
+    timeBudgetMs: [(x) => typeof x === 'number' && x > 0 && x <= 10_000, '1..10000'],
+    onError: [(x) => x === 'block' || x === 'allow', 'block|allow'],
+  };
+  for (const [field, value] of Object.entries(v)) {
+    const rule = rules[field];
+    if (!rule) errors.push(`json-schema.${field}: unknown field`);
+    else if (!rule[0](value)) errors.push(`json-schema.${field}: ${rule[1]}`);
   }
   return errors;
 }

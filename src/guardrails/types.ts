@@ -16,9 +16,13 @@ export interface Span {
   ruleId?: string;
 }
 
-/** The detectors a policy can configure; names as in `portcullis guardrails set --detector`. */
-export type DetectorName = 'prompt-injection' | 'pii' | 'secrets';
-export const DETECTOR_NAMES: readonly DetectorName[] = ['prompt-injection', 'pii', 'secrets'];
+/**
+ * The detectors a policy can configure; names as in `portcullis guardrails set --detector`.
+ * `json-schema` checks structured-output answers against the request's schema (json-schema.ts);
+ * the text detectors run through inspect().
+ */
+export type DetectorName = 'prompt-injection' | 'pii' | 'secrets' | 'json-schema';
+export const DETECTOR_NAMES: readonly DetectorName[] = ['prompt-injection', 'pii', 'secrets', 'json-schema'];
 
 /** Shannon entropy in bits per character (gitleaks' measure for "random enough to be a key"). */
 export function shannonEntropy(s: string): number {

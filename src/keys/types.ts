@@ -38,6 +38,8 @@ export interface KeyPrincipal {
   readonly allowOrigins: readonly string[];
   readonly limits: Readonly<KeyLimits>;
   readonly expiresAt: number | null;
+  /** The member who created the key (`usr_…`), for per-user limits; null for keys made by keys or the CLI. */
+  readonly userId: string | null;
 }
 
 export type KeyStatus = 'active' | 'expired' | 'revoked' | 'deleted';

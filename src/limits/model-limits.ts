@@ -17,6 +17,12 @@ export interface ModelLimits {
 /** What a workspace's `settings.limits` holds: a key's fields, plus limits per model name. */
 export interface WorkspaceLimits extends KeyLimits {
   models?: Record<string, ModelLimits>;
+  /**
+   * Limits for each member of the workspace, over all the keys they created together (a User with
+   * ten keys still gets one allowance). Keys created by a management key or the CLI belong to no
+   * member and are bounded by their own and the workspace's limits only.
+   */
+  perUser?: KeyLimits;
 }
 
 /** The alias-name shape (src/admin/schemas.ts AliasParams): no path tricks, no `__proto__`. */
@@ -29,8 +35,18 @@ export function validateWorkspaceLimits(value: unknown): WorkspaceLimits {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidInput('limits', 'must be an object');
   }
-  const { models, ...rest } = value as Record<string, unknown>;
+  const { models, perUser, ...rest } = value as Record<string, unknown>;
   const out: WorkspaceLimits = validateLimits(rest);
+  if (perUser !== undefined && perUser !== null) {
+    if (typeof perUser !== 'object' || Array.isArray(perUser)) {
+      throw invalidInput(
+        'limits.perUser',
+        'must be an object like { "rpm": 60, "budgetUsd": 20, "budgetWindow": "month" }',
+      );
+    }
+    const valid = validateLimits(perUser);
+    if (Object.keys(valid).length > 0) out.perUser = valid;
+  }
   if (models === undefined || models === null) return out;
   if (typeof models !== 'object' || Array.isArray(models)) {
     throw invalidInput('limits.models', 'must be an object of model name → { rpm, tpm }');

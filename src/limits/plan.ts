@@ -7,7 +7,7 @@ import { type WindowSpan, windowAt, windowTtlMs } from './windows.ts';
  * much. No I/O, so the arithmetic is unit-tested on its own (plan.test.ts); stage.ts runs the plan
  * against the counters and settles it.
  */
-export type LimitScope = 'key' | 'workspace' | 'model' | 'plan' | 'global';
+export type LimitScope = 'key' | 'user' | 'workspace' | 'model' | 'plan' | 'global';
 
 export interface Level {
   scope: LimitScope;
@@ -77,6 +77,7 @@ export const UNCAPPED = Number.MAX_SAFE_INTEGER;
 
 const LETTER: Readonly<Record<LimitScope, string>> = {
   key: 'k',
+  user: 'u',
   workspace: 'w',
   model: 'm',
   plan: 'p',

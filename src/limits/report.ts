@@ -39,7 +39,7 @@ export function globalLevel(config: Readonly<Config>): Level {
  * workspace, each of the workspace's per-model limits, the plans of both, and the global one.
  */
 export function applicableLevels(opts: {
-  key?: { id: string; limits: Readonly<KeyLimits> };
+  key?: { id: string; limits: Readonly<KeyLimits>; userId?: string | null };
   workspaceId: string;
   workspaceLimits: WorkspaceLimits;
   plans?: WorkspacePlans;
@@ -47,7 +47,10 @@ export function applicableLevels(opts: {
 }): Level[] {
   const levels: Level[] = [];
   if (opts.key) levels.push({ scope: 'key', id: opts.key.id, limits: opts.key.limits });
-  const { models: _models, ...own } = opts.workspaceLimits;
+  const { models: _models, perUser, ...own } = opts.workspaceLimits;
+  if (opts.key?.userId && perUser) {
+    levels.push({ scope: 'user', id: `${opts.workspaceId}:${opts.key.userId}`, limits: perUser });
+  }
   levels.push({ scope: 'workspace', id: opts.workspaceId, limits: own });
   levels.push(...modelLevels(opts.workspaceId, opts.workspaceLimits));
   if (opts.plans)

@@ -33,6 +33,8 @@ import { dollars, resetText, WINDOW_ADJECTIVE, windowTtlMs } from './windows.ts'
  */
 export interface LimitCall {
   keyId: string;
+  /** The member who created the key, when one did: the workspace's `perUser` limits apply to them. */
+  userId?: string | null;
   workspaceId: string;
   keyLimits: Readonly<KeyLimits>;
   endpoint: string;
@@ -64,7 +66,7 @@ export interface LimitsStage {
    */
   usage(subject: {
     workspaceId: string;
-    key?: { id: string; limits: Readonly<KeyLimits> };
+    key?: { id: string; limits: Readonly<KeyLimits>; userId?: string | null };
   }): Promise<{ limits: WorkspaceLimits; usage: UsageRow[] }>;
   /** Forgets cached workspace limits and prices (after `limits set` / `prices set` in this process). */
   invalidate(workspaceId?: string): void;
@@ -228,6 +230,9 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
         { scope: 'key', id: call.keyId, limits: call.keyLimits },
         { scope: 'workspace', id: call.workspaceId, limits: workspace },
       ];
+      if (call.userId && workspace.perUser) {
+        levels.push({ scope: 'user', id: `${call.workspaceId}:${call.userId}`, limits: workspace.perUser });
+      }
       const perModel = modelLimitsFor(workspace, call.model);
       if (perModel) levels.push(modelLevel(call.workspaceId, call.model, perModel));
       levels.push(

@@ -17,6 +17,7 @@ function principal(over: Partial<KeyPrincipal> = {}): KeyPrincipal {
     allowOrigins: [],
     limits: {},
     expiresAt: null,
+    userId: null,
     ...over,
   } as const);
 }

@@ -13,6 +13,12 @@ import type { MasterKeyRing } from './master-key.ts';
 export interface Vault {
   /** Encrypts and stores; replaces the secret when `id` exists. Returns the id. */
   put(input: PutSecret): Promise<string>;
+  /**
+   * Encrypts and stores under `input.id` unless a secret with that id exists; true when this call
+   * stored it. For secrets generated once per deployment: replicas starting together all keep the
+   * first one written (an upsert would let a later writer replace a key others already use).
+   */
+  putIfAbsent(input: PutSecret & { id: string }): Promise<boolean>;
   /** Decrypts. Throws SecretNotFoundError, or SecretDecryptError (wrong key, tampered or swapped row). */
   get(id: string, purpose: string): Promise<string>;
   /** Returns whether a secret was deleted. */
@@ -45,7 +51,7 @@ const DEFAULT_BATCH = 100;
 export function createVault({ store, keys, clock }: VaultOptions): Vault {
   const { db } = store;
 
-  async function put(input: PutSecret): Promise<string> {
+  async function write(input: PutSecret, ifAbsent: boolean): Promise<{ id: string; inserted: boolean }> {
     const id = input.id ?? `sec_${randomUUID()}`;
     requireName('id', id);
     requireName('purpose', input.purpose);
@@ -69,13 +75,17 @@ export function createVault({ store, keys, clock }: VaultOptions): Vault {
       ciphertext: sealed.ciphertext,
       updated_at: now,
     };
-    await db
+    const result = await db
       .insertInto('secrets')
       .values({ id, ...columns, created_at: now })
-      .onConflict((oc) => oc.column('id').doUpdateSet(columns))
-      .execute();
-    return id;
+      .onConflict((oc) => (ifAbsent ? oc.column('id').doNothing() : oc.column('id').doUpdateSet(columns)))
+      .executeTakeFirst();
+    return { id, inserted: Number(result.numInsertedOrUpdatedRows ?? 0n) > 0 };
   }
+
+  const put = async (input: PutSecret): Promise<string> => (await write(input, false)).id;
+  const putIfAbsent = async (input: PutSecret & { id: string }): Promise<boolean> =>
+    (await write(input, true)).inserted;
 
   async function get(id: string, purpose: string): Promise<string> {
     const row = await db
@@ -150,6 +160,7 @@ export function createVault({ store, keys, clock }: VaultOptions): Vault {
 
   return {
     put,
+    putIfAbsent,
     get,
     delete: remove,
     rotateMaster,

@@ -25,6 +25,12 @@ export interface Database {
   audit_checkpoints: AuditCheckpointsTable;
   usage_records: UsageRecordsTable;
   content_log: ContentLogTable;
+  users: UsersTable;
+  workspace_members: WorkspaceMembersTable;
+  invitations: InvitationsTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 /** 0 = false, 1 = true. */
@@ -224,4 +230,82 @@ export interface ContentLogTable {
   status: number;
   prompt: string;
   answer: string;
+}
+
+/** A person who can log in to the control plane (src/identity). Email is stored lower-cased. */
+export interface UsersTable {
+  /** `usr_…` */
+  id: string;
+  email: string;
+  name: string;
+  /** argon2id PHC string. */
+  password_hash: string;
+  password_changed_at: number;
+  /** Vault id of the envelope-encrypted TOTP seed; set at enrolment, kept only while enrolled. */
+  mfa_secret_id: string | null;
+  /** When the first code confirmed the enrolment; null = MFA off (or enrolment not confirmed). */
+  mfa_enabled_at: number | null;
+  /** The last accepted TOTP time step: a code of this step or earlier is a replay (RFC 6238 §5.2). */
+  mfa_last_step: number;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A user's role in a workspace: `owner`, `admin` or `user` (docs/rbac.md). */
+export interface WorkspaceMembersTable {
+  workspace_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** An invitation to join a workspace; the token is shown once and stored as a keyed hash. */
+export interface InvitationsTable {
+  /** `inv_…` */
+  id: string;
+  workspace_id: string;
+  email: string;
+  role: string;
+  token_hash: string;
+  invited_by: string;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+  revoked_at: number | null;
+}
+
+/** One login. Its refresh tokens form a family: reuse of a rotated one revokes the session. */
+export interface SessionsTable {
+  /** `ses_…` */
+  id: string;
+  user_id: string;
+  /** JSON array of authentication methods (RFC 8176): `pwd`, `otp`. */
+  amr: string;
+  client_ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  /** HMAC-SHA256 (pepper) of the token, base64url. */
+  token_hash: string;
+  session_id: string;
+  created_at: number;
+  /** Set when the token was exchanged; presenting it again is reuse. */
+  used_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  /** argon2id PHC string. */
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
 }

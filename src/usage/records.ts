@@ -66,6 +66,8 @@ export interface UsageQuery {
   since?: number;
   /** Epoch ms, exclusive. */
   until?: number;
+  /** Only these keys' calls (a User reading their own usage); undefined = every key. */
+  keyIds?: readonly string[];
 }
 
 export interface UsageAggregate {
@@ -104,6 +106,10 @@ export async function aggregateUsage(store: Pick<Store, 'db'>, q: UsageQuery): P
     .where('workspace_id', '=', q.workspaceId);
   if (q.since !== undefined) query = query.where('time', '>=', q.since);
   if (q.until !== undefined) query = query.where('time', '<', q.until);
+  if (q.keyIds !== undefined) {
+    if (q.keyIds.length === 0) return [];
+    query = query.where('key_id', 'in', [...q.keyIds]);
+  }
   const rows = await query.groupBy(group).orderBy(group).execute();
   // PostgreSQL answers sums of bigint as numeric (a string); both dialects end as numbers here.
   return rows.map((r) => ({

@@ -31,7 +31,13 @@ export interface WorkspaceRepository {
   find(idOrName: string): Promise<Workspace | undefined>;
   /** Like find, but throws a clear WorkspaceError when missing. */
   resolve(idOrName: string): Promise<Workspace>;
+  /** Soft delete: the name is freed (kept in settings for a restore), keys stop working at once. */
   softDelete(id: string): Promise<void>;
+  rename(id: string, name: string): Promise<Workspace>;
+  /** A soft-deleted workspace, or undefined (live or unknown ones are not "deleted"). */
+  findDeleted(id: string): Promise<(Workspace & { deletedAt: number; formerName: string }) | undefined>;
+  /** Brings a soft-deleted workspace back under its former name (workspace_exists if taken since). */
+  restore(id: string): Promise<Workspace>;
   /** One named section of the workspace's settings (validated by its owner), or undefined. */
   getSetting(id: string, name: string): Promise<unknown>;
   /** Replaces one named section of the settings, keeping every other one. */
@@ -81,21 +87,27 @@ export function createWorkspaceRepository(
       : {};
   };
 
+  const checkName = (name: string): void => {
+    if (!NAME.test(name)) {
+      throw new WorkspaceError(
+        'invalid_workspace_name',
+        'a workspace name is 1-63 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit',
+      );
+    }
+  };
+  const ensureFree = async (name: string): Promise<void> => {
+    const existing = await db
+      .selectFrom('workspaces')
+      .select('id')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (existing) throw new WorkspaceError('workspace_exists', `a workspace named "${name}" already exists`);
+  };
+
   return {
     async create(name) {
-      if (!NAME.test(name)) {
-        throw new WorkspaceError(
-          'invalid_workspace_name',
-          'a workspace name is 1-63 letters, digits, spaces, dots, dashes or underscores, starting with a letter or digit',
-        );
-      }
-      const existing = await db
-        .selectFrom('workspaces')
-        .select('id')
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (existing)
-        throw new WorkspaceError('workspace_exists', `a workspace named "${name}" already exists`);
+      checkName(name);
+      await ensureFree(name);
       const now = clock.now();
       const row = {
         id: newId('wsp'),
@@ -126,13 +138,73 @@ export function createWorkspaceRepository(
     },
     async softDelete(id) {
       const now = clock.now();
+      const ws = await find(id);
+      if (!ws) return;
+      const settings = { ...(await readSettings(id)), formerName: ws.name };
       // The name is freed for reuse; the row (and the audit trail pointing at it) stays.
       await db
         .updateTable('workspaces')
-        .set({ deleted_at: now, updated_at: now, name: `${id} (deleted)` })
+        .set({
+          deleted_at: now,
+          updated_at: now,
+          name: `${id} (deleted)`,
+          settings: JSON.stringify(settings),
+        })
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
         .execute();
+    },
+    async rename(id, name) {
+      checkName(name);
+      const current = await find(id);
+      if (!current) throw new WorkspaceError('workspace_not_found', `no workspace "${id}"`);
+      if (current.name === name) return current;
+      await ensureFree(name);
+      await db
+        .updateTable('workspaces')
+        .set({ name, updated_at: clock.now() })
+        .where('id', '=', id)
+        .execute();
+      return { ...current, name };
+    },
+    async findDeleted(id) {
+      const row = await db
+        .selectFrom('workspaces')
+        .select(['id', 'name', 'created_at', 'deleted_at', 'settings'])
+        .where('id', '=', id)
+        .where('deleted_at', 'is not', null)
+        .executeTakeFirst();
+      if (!row || row.deleted_at === null) return undefined;
+      const settings = JSON.parse(row.settings) as { formerName?: unknown };
+      const formerName = typeof settings.formerName === 'string' ? settings.formerName : row.id;
+      return { ...toWorkspace(row), deletedAt: Number(row.deleted_at), formerName };
+    },
+    async restore(id) {
+      const row = await db
+        .selectFrom('workspaces')
+        .select(['settings'])
+        .where('id', '=', id)
+        .where('deleted_at', 'is not', null)
+        .executeTakeFirst();
+      if (!row) throw new WorkspaceError('workspace_not_found', `no deleted workspace "${id}"`);
+      const { formerName, ...settings } = JSON.parse(row.settings) as Record<string, unknown>;
+      if (settings.purgedAt !== undefined) {
+        throw new WorkspaceError(
+          'workspace_not_found',
+          `workspace "${id}" was purged after its retention period`,
+        );
+      }
+      const name = typeof formerName === 'string' ? formerName : id;
+      await ensureFree(name);
+      const now = clock.now();
+      await db
+        .updateTable('workspaces')
+        .set({ deleted_at: null, updated_at: now, name, settings: JSON.stringify(settings) })
+        .where('id', '=', id)
+        .execute();
+      const restored = await find(id);
+      if (!restored) throw new WorkspaceError('workspace_not_found', `no workspace "${id}"`);
+      return restored;
     },
     async getSetting(id, name) {
       return (await readSettings(id))[name];

@@ -119,7 +119,7 @@ describe('admin API', () => {
     it('GET /workspace: the caller’s workspace', async () => {
       const res = await api('GET', `${BASE}/workspace`, { key: adminA });
       assert.equal(res.status, 200);
-      assert.deepEqual(Object.keys(res.body).sort(), ['createdAt', 'id', 'name']);
+      assert.deepEqual(Object.keys(res.body).sort(), ['createdAt', 'id', 'mfaRequired', 'name', 'role']);
       assert.equal(res.body.id, dp.workspaceId);
       assert.equal(res.body.name, 'acme');
       assert.equal(res.headers.get('cache-control'), 'no-store');
@@ -353,16 +353,19 @@ describe('admin API', () => {
     });
 
     it('a data-plane key → 403 insufficient_scope on every route', async () => {
-      for (const r of adminRoutes(stubDeps())) {
+      // Workspace routes (user-only and public routes answer to user sessions; see admin-rbac tests).
+      for (const r of adminRoutes(stubDeps()).filter((r) => (r.auth ?? 'workspace') === 'workspace')) {
         const path =
           BASE +
           r.path
             .replace(':idOrName', 'openai-main')
             .replace(':id', 'key_000000000000')
-            .replace(':name', 'smart');
+            .replace(':name', 'smart')
+            .replace(':userId', 'usr_0000000000000000000000');
         const res = await api(r.method, path, { key: dp.key, body: r.body ? {} : undefined });
         assert.equal(res.status, 403, `${r.method} ${r.path}`);
-        assert.equal(res.body.error.code, 'insufficient_scope');
+        // Owner-only actions are refused to every key, whatever its scopes.
+        assert.match(res.body.error.code, /^(insufficient_scope|user_session_required)$/);
         assert.equal(res.body.error.type, 'permission_error');
       }
     });

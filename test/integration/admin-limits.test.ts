@@ -41,6 +41,7 @@ describe('admin API: limits and usage', () => {
   let dp: DataPlaneFixture;
   let dropSchema: (() => Promise<void>) | undefined;
   let adminA: string;
+  let ownerA: string;
   let readA: string;
   let adminB: string;
   let workspaceB: string;
@@ -84,6 +85,18 @@ describe('admin API: limits and usage', () => {
     dp = await startDataPlane(env);
     if (dropSchema) assert.equal(dp.gateway.counters.kind, 'redis');
     adminA = await dp.newKey({ name: 'admin-a', scopes: [...SCOPES] });
+    // The spend budget is an Owner's to set (docs/rbac.md): a user session, not a management key.
+    const password = `pw-${randomBytes(12).toString('hex')}`;
+    await dp.gateway.identity.bootstrap(
+      { email: 'owner@example.com', password, workspace: 'acme' },
+      { actor: 'test' },
+    );
+    const login = await fetch(`${dp.gateway.url}/admin/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'owner@example.com', password }),
+    });
+    ownerA = ((await login.json()) as { accessToken: string }).accessToken;
     readA = await dp.newKey({ name: 'read-a', scopes: ['admin:read'] });
     const wsB = await createWorkspaceRepository({ store: dp.gateway.store, clock: systemClock }).create(
       'beta',
@@ -113,7 +126,10 @@ describe('admin API: limits and usage', () => {
       budgetWindow: 'day',
       models: { 'gpt-4o': { rpm: 1 } },
     };
-    const put = await api('PUT', '/limits', adminA, limits);
+    const refused = await api('PUT', '/limits', adminA, limits);
+    assert.equal(refused.status, 403, 'a management key acts at most as an Admin: no budgets');
+    assert.equal(refused.body.error.code, 'user_session_required');
+    const put = await api('PUT', '/limits', ownerA, limits);
     assert.equal(put.status, 200, JSON.stringify(put.body));
     assert.deepEqual(put.body.limits, limits);
     assert.equal(row(put.body.usage, 'workspace', 'rpm')?.used, 0);
@@ -146,7 +162,7 @@ describe('admin API: limits and usage', () => {
     assert.equal(audit.status, 200);
     const entry = audit.body.data.at(-1);
     assert.equal(entry.target, dp.workspaceId);
-    assert.equal(entry.actor.startsWith('key_'), true);
+    assert.equal(entry.actor.startsWith('usr_'), true, 'the Owner who set it');
     assert.deepEqual(entry.details, {
       scope: 'workspace',
       changed: ['budgetUsd', 'budgetWindow', 'concurrency', 'models', 'rpm', 'tpm'],
@@ -154,7 +170,7 @@ describe('admin API: limits and usage', () => {
   });
 
   it('a model limit refuses that model while another model of the workspace is still served', async () => {
-    await api('PUT', '/limits', adminA, { models: { 'gpt-4o': { rpm: 1 } } });
+    await api('PUT', '/limits', ownerA, { models: { 'gpt-4o': { rpm: 1 } } });
     const key = await dp.newKey({ name: 'model-limit' });
     assert.equal((await chat(key, 'gpt-4o')).status, 200);
     const refused = await chat(key, 'gpt-4o');
@@ -175,7 +191,7 @@ describe('admin API: limits and usage', () => {
   });
 
   it('GET /keys/:id/limits: every level that applies to the key, with usage', async () => {
-    await api('PUT', '/limits', adminA, { rpm: 50, models: { 'claude-haiku-4-5': { tpm: 9000 } } });
+    await api('PUT', '/limits', ownerA, { rpm: 50, models: { 'claude-haiku-4-5': { tpm: 9000 } } });
     const { key, record } = await dp.keys.create({
       workspaceId: dp.workspaceId,
       name: 'limited',
@@ -249,7 +265,7 @@ describe('admin API: limits and usage', () => {
   });
 
   it('PUT {} removes every limit of the workspace', async () => {
-    const res = await api('PUT', '/limits', adminA, {});
+    const res = await api('PUT', '/limits', ownerA, {});
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.limits, {});
     assert.deepEqual(res.body.usage, []);

@@ -5,6 +5,7 @@ import * as dataPlane from './0002_data_plane.ts';
 import * as modelPrices from './0003_model_prices.ts';
 import * as auditUsage from './0004_audit_usage.ts';
 import * as contentLog from './0005_content_log.ts';
+import * as identity from './0006_identity.ts';
 import type { MigrationModule } from './helpers.ts';
 
 /**
@@ -19,6 +20,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0003_model_prices', modelPrices],
   ['0004_audit_usage', auditUsage],
   ['0005_content_log', contentLog],
+  ['0006_identity', identity],
 ];
 
 /** Kysely's provider interface over the static list, with the dialect bound in. */

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { Counters, RateSpec } from '../counters/types.ts';
+import { PortcullisError } from '../errors/catalogue.ts';
+import { ipSubject } from '../pipeline/authenticate.ts';
+import { normalizeEmail } from './roles.ts';
+
+/**
+ * Login throttling (OWASP Authentication Cheat Sheet, "Account lockout"; NIST SP 800-63B §5.2.2):
+ * failed passwords and MFA codes are counted per account and per client IP (IPv6 per /64) in the
+ * shared counters, so every replica sees the same numbers. After `freeFailures`, each further
+ * attempt must wait, doubling from 1 s; at `accountLockAfter` (or `ipLockAfter`) failures the
+ * subject is locked for `lockMs`, and the lock is reported (audited) once. The lock is its own
+ * counter (`login:lock:…`), so it lasts `lockMs` even when the failure window ends sooner, and a
+ * failure after it ended (still past the threshold) locks again and is reported again.
+ *
+ * The account subject is a hash of the normalised email, whether or not such a user exists, so an
+ * unknown email is throttled exactly like a known one (no enumeration through lockouts), and no
+ * email address is ever written into Redis.
+ */
+
+export interface LoginPolicy {
+  freeFailures: number;
+  /** Free failures per client IP (defaults to freeFailures). */
+  ipFreeFailures?: number;
+  accountLockAfter: number;
+  ipLockAfter: number;
+  windowMs: number;
+  lockMs: number;
+}
+
+export interface LoginLock {
+  /** `account` or `ip`; never the email itself. */
+  subject: 'account' | 'ip';
+  failures: number;
+  lockMs: number;
+  clientIp: string;
+}
+
+export interface LoginThrottle {
+  /** Throws 429 too_many_login_failures while either subject must wait. */
+  check(email: string, clientIp: string): Promise<void>;
+  /** Counts a failure for both subjects; reports a lock when one is reached. */
+  fail(email: string, clientIp: string): Promise<void>;
+  /** Clears the account's failures after a successful login (the IP's stay). */
+  succeed(email: string): Promise<void>;
+}
+
+export function createLoginThrottle(opts: {
+  counters: Pick<Counters, 'add' | 'get' | 'rate'>;
+  policy: LoginPolicy;
+  onLocked?: (lock: LoginLock) => void;
+}): LoginThrottle {
+  const { counters, policy } = opts;
+  const subjects = (email: string, clientIp: string) =>
+    [
+      {
+        kind: 'account' as const,
+        key: `acct:${createHash('sha256').update(normalizeEmail(email)).digest('base64url').slice(0, 32)}`,
+        lockAfter: policy.accountLockAfter,
+        free: policy.freeFailures,
+      },
+      {
+        kind: 'ip' as const,
+        key: `ip:${ipSubject(clientIp)}`,
+        lockAfter: policy.ipLockAfter,
+        free: policy.ipFreeFailures ?? policy.freeFailures,
+      },
+    ] as const;
+
+  /** How long the attempt after the n-th failure must wait. */
+  const delayAfter = (n: number, lockAfter: number, free: number): number => {
+    if (n >= lockAfter) return policy.lockMs;
+    if (n <= free) return 0;
+    return Math.min(1000 * 2 ** (n - free - 1), policy.lockMs);
+  };
+
+  /** Counters unreachable: fail closed (DESIGN.md invariant 4); a login that cannot be throttled is refused. */
+  async function guarded<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof PortcullisError) throw err;
+      throw new PortcullisError('service_unavailable', { vars: { dependency: 'counters' }, cause: err });
+    }
+  }
+
+  return {
+    check: (email, clientIp) =>
+      guarded(async () => {
+        const subs = subjects(email, clientIp);
+        const counts = await counters.get(subs.map((s) => `login:fail:${s.key}`));
+        // Cost 0: only reads each bucket (the lock, and the wait the current count imposes).
+        const specs: RateSpec[] = [];
+        for (const [i, s] of subs.entries()) {
+          specs.push({ key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 0 });
+          const n = counts[i] ?? 0;
+          const delay = delayAfter(n, s.lockAfter, s.free);
+          if (delay > 0) specs.push({ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 0 });
+        }
+        let retryMs = 0;
+        for (const outcome of (await counters.rate(specs)).outcomes) {
+          if (outcome.remaining < 1) retryMs = Math.max(retryMs, outcome.resetMs);
+        }
+        if (retryMs > 0) {
+          const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
+          throw new PortcullisError('too_many_login_failures', {
+            vars: { retryAfter },
+            headers: { 'retry-after': String(retryAfter) },
+          });
+        }
+      }),
+    fail: (email, clientIp) =>
+      guarded(async () => {
+        for (const s of subjects(email, clientIp)) {
+          const n = await counters.add(`login:fail:${s.key}`, 1, policy.windowMs);
+          const delay = delayAfter(n, s.lockAfter, s.free);
+          if (delay > 0)
+            await counters.rate([{ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 1 }]);
+          if (n < s.lockAfter) continue;
+          // Charging the lock succeeds only when none is running: that failure starts a new lock.
+          const lock = await counters.rate([
+            { key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 1 },
+          ]);
+          if (lock.allowed)
+            opts.onLocked?.({ subject: s.kind, failures: n, lockMs: policy.lockMs, clientIp });
+        }
+      }),
+    succeed: (email) =>
+      guarded(async () => {
+        const key = `login:fail:${subjects(email, '0.0.0.0')[0].key}`;
+        const [n] = await counters.get([key]);
+        if (n !== undefined && n > 0) await counters.add(key, -n, policy.windowMs);
+      }),
+  };
+}

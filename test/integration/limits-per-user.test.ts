@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { APIError } from 'openai';
+import { systemClock } from '../../src/clock.ts';
+import { createWorkspaceRepository } from '../../src/workspaces/repository.ts';
+import { type DataPlaneFixture, startDataPlane } from '../helpers/dataplane.ts';
+
+/**
+ * Per-user limits (issue 6 item 1): a workspace's `perUser` limits bound each member over all the
+ * keys they created together, so a member cannot multiply an allowance by minting more keys; keys
+ * made by a management key or the CLI belong to no member and are not counted against anyone.
+ */
+describe('per-user limits', () => {
+  let dp: DataPlaneFixture;
+  const alice = 'usr_AAAAAAAAAAAAAAAAAAAAAA';
+  const bob = 'usr_BBBBBBBBBBBBBBBBBBBBBB';
+
+  before(async () => {
+    dp = await startDataPlane();
+    await createWorkspaceRepository({ store: dp.gateway.store, clock: systemClock }).setLimits(
+      dp.workspaceId,
+      {
+        perUser: { rpm: 2 },
+      },
+    );
+    dp.gateway.dataPlane.limits.invalidate(dp.workspaceId);
+  });
+  after(() => dp.close());
+
+  const ask = (key: string) =>
+    dp.openai(key).chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+
+  it("counts all of a member's keys together, and members apart", async () => {
+    const a1 = await dp.newKey({ createdBy: alice });
+    const a2 = await dp.newKey({ createdBy: alice });
+    const b1 = await dp.newKey({ createdBy: bob });
+    await ask(a1);
+    await ask(a2);
+    const refused = await ask(a1).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(refused instanceof APIError, 'the third call of the minute across alice’s keys is refused');
+    assert.equal(refused.status, 429);
+    assert.equal((refused.error as { code?: string }).code, 'rate_limited');
+    assert.match(refused.message, /user/);
+    const fresh = await dp.newKey({ createdBy: alice });
+    await assert.rejects(ask(fresh), (err: unknown) => err instanceof APIError && err.status === 429);
+    // Bob has his own allowance; a key made by no member is not a member's.
+    await ask(b1);
+    await ask(dp.key);
+    await ask(dp.key);
+    await ask(dp.key);
+  });
+
+  it('shows the user level in the usage view of a key', async () => {
+    const key = await dp.keys.create({ workspaceId: dp.workspaceId, name: 'view', createdBy: bob });
+    const usage = await dp.gateway.dataPlane.limits.usage({
+      workspaceId: dp.workspaceId,
+      key: { id: key.record.id, limits: key.record.limits, userId: bob },
+    });
+    const row = usage.usage.find((r) => r.scope === 'user');
+    assert.ok(row, JSON.stringify(usage.usage));
+    assert.equal(row.max, 2);
+    assert.equal(row.used, 1, "bob's earlier call counts against him");
+  });
+});
