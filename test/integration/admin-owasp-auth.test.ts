@@ -31,6 +31,7 @@ import {
 // Quick lockout: 3 free failures, then waits doubling from 1 s, a lock at 5 (config auth.login).
 const LOGIN_ENV = {
   PORTCULLIS_AUTH_LOGIN_FREE_FAILURES: '3',
+  PORTCULLIS_AUTH_LOGIN_IP_FREE_FAILURES: '3',
   PORTCULLIS_AUTH_LOGIN_ACCOUNT_LOCK_AFTER: '5',
   PORTCULLIS_AUTH_LOGIN_IP_LOCK_AFTER: '1000',
   PORTCULLIS_AUTH_LOGIN_WINDOW_MS: '60000',
@@ -79,7 +80,11 @@ describe('admin API: OWASP API2 broken authentication', () => {
       role: 'user',
       password: s.password(),
     });
-    const enroll = await s.call(inA(m), { method: 'POST', path: '/auth/mfa/enroll' });
+    const enroll = await s.call(inA(m), {
+      method: 'POST',
+      path: '/auth/mfa/enroll',
+      body: { password: m.password },
+    });
     await awayFromStepEdge();
     const confirm = await s.call(inA(m), {
       method: 'POST',
@@ -292,6 +297,41 @@ describe('admin API: OWASP API2 broken authentication', () => {
     assert.equal((await login(mfa.email, mfa.password, first)).status, 401, 'a recovery code is spent');
     const typed = (second ?? '').toUpperCase().replace('-', ' ');
     assert.equal((await login(mfa.email, mfa.password, typed)).status, 200, 'typed in capitals with a space');
+  });
+
+  it('MFA cannot be bypassed: enrolling needs the password, an invitation needs the code of an MFA account', async () => {
+    // A stolen access token alone cannot attach the thief's authenticator.
+    const noPassword = await s.call(inA(userA), { method: 'POST', path: '/auth/mfa/enroll', body: {} });
+    assert.equal(noPassword.status, 400, noPassword.text);
+    const wrong = await s.call(inA(userA), {
+      method: 'POST',
+      path: '/auth/mfa/enroll',
+      body: { password: s.password() },
+    });
+    assert.equal(wrong.status, 401, wrong.text);
+    assert.equal(wrong.body.error.code, 'invalid_credentials');
+
+    // Another workspace's Owner invites the MFA user's email: its password alone does not join.
+    const invited = await s.call(
+      { token: ownerB.token },
+      { method: 'POST', path: '/members', body: { email: mfa.email, role: 'user' } },
+    );
+    assert.equal(invited.status, 201, invited.text);
+    const accept = (code?: string) =>
+      s.call(
+        { anonymous: true },
+        {
+          method: 'POST',
+          path: '/auth/invitations/accept',
+          body: { token: invited.body.token, password: mfa.password, ...(code ? { code } : {}) },
+        },
+      );
+    const passwordOnly = await accept();
+    assert.equal(passwordOnly.status, 401, passwordOnly.text);
+    assert.equal(passwordOnly.body.error.code, 'invalid_credentials');
+    // The TOTP steps near now were spent by the replay test: a recovery code is the second factor.
+    const withCode = await accept(mfa.recoveryCodes[2]);
+    assert.equal(withCode.status, 200, withCode.text);
   });
 
   it('repeated failures wait, then lock (429 too_many_login_failures, retry-after) per account, unknown or not, and per IP', async () => {

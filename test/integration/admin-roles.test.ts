@@ -197,7 +197,11 @@ describe('admin API: roles, owners and what membership carries', () => {
     assert.equal(early.body.error.code, 'mfa_enrollment_required', 'the Owner must have MFA first');
 
     // A fresh Owner login with MFA: enrol, confirm, require.
-    const enroll = await s.call(inScratch(owner), { method: 'POST', path: '/auth/mfa/enroll' });
+    const enroll = await s.call(inScratch(owner), {
+      method: 'POST',
+      path: '/auth/mfa/enroll',
+      body: { password: owner.password },
+    });
     assert.equal(enroll.status, 200, enroll.text);
     const confirm = await s.call(inScratch(owner), {
       method: 'POST',
