@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AuditContext, AuditEvent } from '../audit/events.ts';
 import type { AuditLog, Described } from '../audit/log.ts';
@@ -13,7 +13,13 @@ import { createInvitationRepository, type Invitation, type InvitationRepository 
 import type { LoginThrottle } from './lockout.ts';
 import { createMemberRepository, type MemberRepository } from './members.ts';
 import { burnPasswordTime, checkPasswordPolicy, hashPassword, verifyPassword } from './password.ts';
-import { findRecoveryCode, hashRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
+import {
+  hashRecoveryCode,
+  isRecoveryCodeShaped,
+  newRecoveryCodes,
+  normalizeRecoveryCode,
+  verifyRecoveryCode,
+} from './recovery-codes.ts';
 import type { Role } from './roles.ts';
 import { createSessionStore, type Session, type SessionStore } from './sessions.ts';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
@@ -165,20 +171,41 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       });
       return result.ok && (await users.useTotpStep(user.id, result.step));
     }
-    const unused = await users.unusedRecoveryCodes(user.id);
-    const index = await findRecoveryCode(
-      unused.map((c) => c.hash),
-      code,
-    );
-    const match = unused[index];
-    if (!match || !(await users.useRecoveryCode(match.id))) return false;
+    // One argon2id verification whatever was typed (the keyed lookup finds the only row it can
+    // be), so the time does not say whether the password before it was right.
+    const found = isRecoveryCodeShaped(code)
+      ? await users.findRecoveryCode(user.id, recoveryLookup(user.id, code))
+      : undefined;
+    if (!found) {
+      await spendCodeTime(code);
+      return false;
+    }
+    if (!(await verifyRecoveryCode(found.hash, code)) || !(await users.useRecoveryCode(found.id)))
+      return false;
     deps.note({
       ...who(ctx, user.id),
       action: 'mfa.recovery_code_used',
       target: user.id,
-      details: { remaining: unused.length - 1 },
+      details: { remaining: (await users.unusedRecoveryCodes(user.id)).length },
     });
     return true;
+  }
+
+  /** The keyed lookup value of a recovery code (see recovery_codes.lookup). */
+  function recoveryLookup(userId: string, code: string): string {
+    return createHmac('sha256', pepper)
+      .update(`recovery:${userId}:${normalizeRecoveryCode(code)}`)
+      .digest('base64url');
+  }
+
+  /** The argon2id time a recovery code would cost, spent when none is verified (equal timing). */
+  async function spendCodeTime(code: string | undefined): Promise<void> {
+    if (code !== undefined && !/^\d{6}$/.test(code.replace(/\s+/g, ''))) await burnPasswordTime(code);
+  }
+
+  async function recoveryRows(userId: string, codes: readonly string[]) {
+    const hashes = await Promise.all(codes.map((c) => hashRecoveryCode(c)));
+    return codes.map((c, i) => ({ hash: hashes[i] ?? '', lookup: recoveryLookup(userId, c) }));
   }
 
   /** Password (+ code when MFA is on) of a signed-in user, for sensitive changes. */
@@ -215,9 +242,11 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         // the answer is the same either way.
         const mfaOk =
           passwordOk && (user.mfa_enabled_at === null || (await secondFactor(user, input.code, ctx)));
+        if (!passwordOk) await spendCodeTime(input.code);
         ok = passwordOk && mfaOk && user.disabled_at === null;
       } else {
         await burnPasswordTime(input.password);
+        await spendCodeTime(input.code);
       }
       if (!user || !ok) {
         await throttle.fail(input.email, clientIp);
@@ -371,12 +400,12 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         throw invalidCredentials();
       }
       const codes = newRecoveryCodes(10);
-      const hashes = await Promise.all(codes.map((c) => hashRecoveryCode(c)));
+      const rows = await recoveryRows(user.id, codes);
       await audit.record(
         who(ctx, user.id),
         async (tx) => {
           await users.inTx(tx).enableMfa(user.id, result.step);
-          await users.inTx(tx).replaceRecoveryCodes(user.id, hashes);
+          await users.inTx(tx).replaceRecoveryCodes(user.id, rows);
         },
         () => ({ action: 'mfa.enabled', target: user.id, details: { recoveryCodes: codes.length } }),
       );
@@ -401,10 +430,10 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       if (user.mfa_enabled_at === null) throw new IdentityError('mfa_conflict', 'MFA is not on');
       await reauthenticate(user, input.password, input.code, ctx);
       const codes = newRecoveryCodes(10);
-      const hashes = await Promise.all(codes.map((c) => hashRecoveryCode(c)));
+      const rows = await recoveryRows(user.id, codes);
       await audit.record(
         who(ctx, user.id),
-        (tx) => users.inTx(tx).replaceRecoveryCodes(user.id, hashes),
+        (tx) => users.inTx(tx).replaceRecoveryCodes(user.id, rows),
         () => ({
           action: 'mfa.recovery_codes_regenerated',
           target: user.id,
@@ -503,8 +532,7 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         // password and, when MFA is on, a code — else an invitation would be a way around MFA.
         const passwordOk = await verifyPassword(existing.password_hash, input.password);
         const mfaOk =
-          passwordOk &&
-          (existing.mfa_enabled_at === null || (await secondFactor(existing, input.code, ctx)));
+          passwordOk && (existing.mfa_enabled_at === null || (await secondFactor(existing, input.code, ctx)));
         if (!passwordOk || !mfaOk || existing.disabled_at !== null) {
           await throttle.fail(invitation.email, clientIp);
           throw invalidCredentials();

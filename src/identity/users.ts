@@ -37,8 +37,10 @@ export interface UserRepository {
    * the code was already used (a replay, RFC 6238 §5.2), even when two requests race.
    */
   useTotpStep(id: string, step: number): Promise<boolean>;
-  replaceRecoveryCodes(userId: string, hashes: readonly string[]): Promise<void>;
+  replaceRecoveryCodes(userId: string, codes: readonly { hash: string; lookup: string }[]): Promise<void>;
   unusedRecoveryCodes(userId: string): Promise<{ id: string; hash: string }[]>;
+  /** The unused code with this lookup value, if any. */
+  findRecoveryCode(userId: string, lookup: string): Promise<{ id: string; hash: string } | undefined>;
   /** Marks one recovery code used, only if it was not: false when another request used it first. */
   useRecoveryCode(id: string): Promise<boolean>;
   setDisabled(id: string, disabled: boolean): Promise<void>;
@@ -168,22 +170,33 @@ export function createUserRepository(
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
-    async replaceRecoveryCodes(userId, hashes) {
+    async replaceRecoveryCodes(userId, codes) {
       await db.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
       const now = clock.now();
-      if (hashes.length === 0) return;
+      if (codes.length === 0) return;
       await db
         .insertInto('recovery_codes')
         .values(
-          hashes.map((code_hash) => ({
+          codes.map((code) => ({
             id: newId('rcv'),
             user_id: userId,
-            code_hash,
+            code_hash: code.hash,
+            lookup: code.lookup,
             created_at: now,
             used_at: null,
           })),
         )
         .execute();
+    },
+    async findRecoveryCode(userId, lookup) {
+      const row = await db
+        .selectFrom('recovery_codes')
+        .select(['id', 'code_hash'])
+        .where('user_id', '=', userId)
+        .where('lookup', '=', lookup)
+        .where('used_at', 'is', null)
+        .executeTakeFirst();
+      return row ? { id: row.id, hash: row.code_hash } : undefined;
     },
     async unusedRecoveryCodes(userId) {
       const rows = await db

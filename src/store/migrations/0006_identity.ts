@@ -100,8 +100,13 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('id', 'text', (c) => c.primaryKey().notNull())
     .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
     .addColumn('code_hash', 'text', (c) => c.notNull())
+    .addColumn('lookup', 'text', (c) => c.notNull())
     .addColumn('created_at', ms, (c) => c.notNull())
     .addColumn('used_at', ms)
     .execute();
-  await db.schema.createIndex('recovery_codes_user_idx').on('recovery_codes').column('user_id').execute();
+  await db.schema
+    .createIndex('recovery_codes_user_idx')
+    .on('recovery_codes')
+    .columns(['user_id', 'lookup'])
+    .execute();
 }
