@@ -1,7 +1,11 @@
 import { Type as T } from '@sinclair/typebox';
-import type { Described } from '../audit/log.ts';
+import {
+  changeMemberRole,
+  describeRemoval,
+  describeRoleChange,
+  removeMember,
+} from '../identity/membership.ts';
 import type { Role } from '../identity/roles.ts';
-import { DATA_PLANE_SCOPES, SCOPES } from '../keys/types.ts';
 import { type Actor, enforce } from './auth.ts';
 import { notFound } from './errors.ts';
 import {
@@ -14,7 +18,6 @@ import {
   MemberParams,
   MemberRemoved,
 } from './identity-schemas.ts';
-import { grantableScopes } from './rbac.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
 import { listOf } from './schemas.ts';
 
@@ -134,40 +137,11 @@ export function memberRoutes(deps: AdminDeps): AdminRoute[] {
       async handler({ actor, params, body, context }) {
         const current = await member(actor, params.userId);
         mayChangeRoles(actor, current.role, body.role);
+        const input = { workspaceId: actor.workspaceId, userId: params.userId, role: body.role };
         await audit.record(
           context,
-          async (tx) => {
-            const from = await identity.members
-              .inTx(tx)
-              .changeRole(actor.workspaceId, params.userId, body.role);
-            // A role bounds the keys its holder may hold, not only the ones they may mint: the
-            // keys they created that the new role could not grant (a demoted Admin's admin:* keys)
-            // are revoked with the change, or the demotion would not take away what it says.
-            const grantable = grantableScopes(body.role, SCOPES, DATA_PLANE_SCOPES);
-            const repo = keys.inTx(tx);
-            const beyond = (await repo.list(actor.workspaceId)).filter(
-              (k) =>
-                k.createdBy === params.userId &&
-                k.revokedAt === null &&
-                k.scopes.some((s) => !grantable.includes(s)),
-            );
-            for (const k of beyond) await repo.revoke(k.id, { workspaceId: actor.workspaceId });
-            return { from, revoked: beyond };
-          },
-          (r): Described[] => [
-            {
-              action: 'member.role_changed',
-              workspaceId: actor.workspaceId,
-              target: params.userId,
-              details: { from: r.from, to: body.role },
-            },
-            ...r.revoked.map((k) => ({
-              action: 'key.revoked' as const,
-              workspaceId: actor.workspaceId,
-              target: k.id,
-              details: { name: k.name },
-            })),
-          ],
+          (tx) => changeMemberRole(tx, { members: identity.members, keys }, input),
+          (r) => describeRoleChange(input, r),
         );
         return member(actor, params.userId);
       },
@@ -184,31 +158,11 @@ export function memberRoutes(deps: AdminDeps): AdminRoute[] {
       async handler({ actor, params, context }) {
         const current = await member(actor, params.userId);
         mayChangeRoles(actor, current.role, undefined);
+        const input = { workspaceId: actor.workspaceId, userId: params.userId };
         const result = await audit.record(
           context,
-          async (tx) => {
-            const role = await identity.members.inTx(tx).remove(actor.workspaceId, params.userId);
-            const repo = keys.inTx(tx);
-            const theirs = (await repo.list(actor.workspaceId)).filter(
-              (k) => k.createdBy === params.userId && k.revokedAt === null,
-            );
-            for (const k of theirs) await repo.revoke(k.id, { workspaceId: actor.workspaceId });
-            return { role, revoked: theirs };
-          },
-          (r): Described[] => [
-            {
-              action: 'member.removed',
-              workspaceId: actor.workspaceId,
-              target: params.userId,
-              details: { role: r.role, revokedKeys: r.revoked.length },
-            },
-            ...r.revoked.map((k) => ({
-              action: 'key.revoked' as const,
-              workspaceId: actor.workspaceId,
-              target: k.id,
-              details: { name: k.name },
-            })),
-          ],
+          (tx) => removeMember(tx, { members: identity.members, keys }, input),
+          (r) => describeRemoval(input, r),
         );
         return { userId: params.userId, removed: true as const, revokedKeys: result.revoked.length };
       },
