@@ -1,5 +1,10 @@
-import type { Described } from '../audit/log.ts';
 import { IdentityError } from '../identity/errors.ts';
+import {
+  changeMemberRole,
+  describeRemoval,
+  describeRoleChange,
+  removeMember,
+} from '../identity/membership.ts';
 import { isRole, type Role } from '../identity/roles.ts';
 import type { Command } from './context.ts';
 import { withIdentity } from './identity.ts';
@@ -129,23 +134,24 @@ export const membersSetRoleCommand: Command = {
       return { data: r, text: `${email} is now ${role}` };
     }
     const workspace = requireFlag(values, 'workspace');
-    return withIdentity(ctx, async ({ identity, workspaces, audit, auditContext }) => {
+    return withIdentity(ctx, async (local) => {
+      const { identity, workspaces, audit, auditContext } = local;
       const ws = await workspaces.resolve(workspace);
       const user = await identity.users.findByEmail(email);
       if (!user) throw new IdentityError('member_not_found', `${email} is not a member of "${ws.name}"`);
-      const from = await audit.record(
-        auditContext,
-        (tx) => identity.members.inTx(tx).changeRole(ws.id, user.id, role),
-        (previous) => ({
-          action: 'member.role_changed',
-          workspaceId: ws.id,
-          target: user.id,
-          details: { from: previous, to: role },
-        }),
+      const input = { workspaceId: ws.id, userId: user.id, role };
+      // Through the key repository, like the admin API: keys beyond the new role are revoked and
+      // running gateways hear of it at once (Redis broadcast).
+      const { from, revoked } = await withKeyRepository(local, (keys) =>
+        audit.record(
+          auditContext,
+          (tx) => changeMemberRole(tx, { members: identity.members, keys }, input),
+          (r) => describeRoleChange(input, r),
+        ),
       );
       return {
-        data: { userId: user.id, email: user.email, from, role },
-        text: `${user.email}: ${from} → ${role} in "${ws.name}"`,
+        data: { userId: user.id, email: user.email, from, role, revokedKeys: revoked.length },
+        text: `${user.email}: ${from} → ${role} in "${ws.name}"${revoked.length > 0 ? `; ${revoked.length} key(s) beyond the new role revoked` : ''}`,
       };
     });
   },
@@ -172,37 +178,17 @@ export const membersRemoveCommand: Command = {
       if (!user) throw new IdentityError('member_not_found', `${email} is not a member of "${ws.name}"`);
       // Through the key repository, like the admin API: running gateways hear of each revocation
       // (Redis broadcast) at once instead of when their key cache expires.
-      const r = await withKeyRepository(local, (keyRepository) =>
+      const input = { workspaceId: ws.id, userId: user.id };
+      const r = await withKeyRepository(local, (keys) =>
         audit.record(
           auditContext,
-          async (tx) => {
-            const role = await identity.members.inTx(tx).remove(ws.id, user.id);
-            const repo = keyRepository.inTx(tx);
-            const keys = (await repo.list(ws.id)).filter(
-              (k) => k.createdBy === user.id && k.revokedAt === null,
-            );
-            for (const k of keys) await repo.revoke(k.id, { workspaceId: ws.id });
-            return { role, keys };
-          },
-          (out): Described[] => [
-            {
-              action: 'member.removed',
-              workspaceId: ws.id,
-              target: user.id,
-              details: { role: out.role, revokedKeys: out.keys.length },
-            },
-            ...out.keys.map((k) => ({
-              action: 'key.revoked' as const,
-              workspaceId: ws.id,
-              target: k.id,
-              details: { name: k.name },
-            })),
-          ],
+          (tx) => removeMember(tx, { members: identity.members, keys }, input),
+          (out) => describeRemoval(input, out),
         ),
       );
       return {
-        data: { userId: user.id, removed: true, revokedKeys: r.keys.length },
-        text: `removed ${user.email} from "${ws.name}"; ${r.keys.length} key(s) revoked`,
+        data: { userId: user.id, removed: true, revokedKeys: r.revoked.length },
+        text: `removed ${user.email} from "${ws.name}"; ${r.revoked.length} key(s) revoked`,
       };
     });
   },
