@@ -154,9 +154,10 @@ export function registerAdminApi(fastify: GatewayFastify, deps: AdminDeps): void
           }
           // Function level: may this actor perform this kind of action at all, in its workspace?
           if (spec.action === null) throw new Error(`admin route ${spec.path} has no action`);
-          const named = request.headers[WORKSPACE_HEADER];
+          // Not a member of the named workspace: the same answer whatever was named, member of
+          // another tenant's or nonexistent (so the header cannot probe names or ids).
           enforce(actor, spec.action, { workspaceId: actor.workspaceId }, () =>
-            notFound('workspace', actor.workspaceId || (typeof named === 'string' ? named : '')),
+            notFound('workspace', actor.workspaceId || `named in ${WORKSPACE_HEADER}`),
           );
         }
         actors.set(request, actor);

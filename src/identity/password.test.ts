@@ -98,10 +98,13 @@ describe('hashPassword / verifyPassword', () => {
       [...parts.slice(0, 4), flipLast(parts[4] ?? ''), parts[5]].join('$'), // salt changed
       [...parts.slice(0, 5), flipLast(parts[5] ?? '')].join('$'), // tag changed
       [...parts.slice(0, 5), (parts[5] ?? '').slice(0, -2)].join('$'), // tag truncated
-      [...parts.slice(0, 5), (parts[5] ?? '').replace(/\+/g, '-').replace(/\//g, '_')].join('$'),
       [...parts.slice(0, 4), `${parts[4]}!`, parts[5]].join('$'),
       phc.replace(/\$([^$]*)$/, '$'),
     ];
+    // The base64url spelling of the tag (only a different string when the tag has + or /).
+    const tag = parts[5] ?? '';
+    if (/[+/]/.test(tag))
+      bad.push([...parts.slice(0, 5), tag.replace(/\+/g, '-').replace(/\//g, '_')].join('$'));
     for (const s of bad) {
       assert.equal(await verifyPassword(s, pw), false, `accepted: ${JSON.stringify(s.slice(0, 60))}`);
     }

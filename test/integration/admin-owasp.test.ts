@@ -255,7 +255,11 @@ describe('admin API: OWASP API Security Top 10 (objects, functions, fields, expo
       ],
       [
         { token: userA.token },
-        { method: 'POST', path: '/auth/mfa/enroll', body: { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' } },
+        {
+          method: 'POST',
+          path: '/auth/mfa/enroll',
+          body: { password: userA.password, secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' },
+        },
         'secret',
       ],
     ];
