@@ -155,3 +155,58 @@ export const MemberRemoved = T.Object({
   removed: T.Literal(true),
   revokedKeys: T.Integer(),
 });
+
+// ---- data-subject export (GDPR Art. 15) ----
+const Nullable = <S extends ReturnType<typeof T.String>>(schema: S) => T.Union([schema, T.Null()]);
+export const SubjectExportOut = T.Object({
+  user: T.Object({
+    id: T.String(),
+    email: T.String(),
+    name: T.String(),
+    mfaEnabled: T.Boolean(),
+    disabled: T.Boolean(),
+    createdAt: Millis,
+  }),
+  memberships: T.Array(T.Object({ workspaceId: T.String(), workspaceName: T.String(), role: T.String() })),
+  sessions: T.Array(
+    T.Object({
+      id: T.String(),
+      clientIp: Nullable(T.String()),
+      userAgent: Nullable(T.String()),
+      createdAt: Millis,
+      lastUsedAt: Millis,
+      revokedAt: T.Union([Millis, T.Null()]),
+    }),
+  ),
+  keys: T.Array(
+    T.Object({
+      id: T.String(),
+      workspaceId: T.String(),
+      name: T.String(),
+      masked: T.String(),
+      status: T.String(),
+      createdAt: Millis,
+    }),
+  ),
+  usage: T.Array(
+    T.Object({
+      day: T.String(),
+      workspaceId: T.String(),
+      requests: T.Integer(),
+      inputTokens: T.Integer(),
+      outputTokens: T.Integer(),
+    }),
+  ),
+  audit: T.Array(
+    T.Object({
+      seq: T.Integer(),
+      time: Millis,
+      action: T.String(),
+      workspaceId: Nullable(T.String()),
+      target: Nullable(T.String()),
+      clientIp: Nullable(T.String()),
+      userAgent: Nullable(T.String()),
+      outcome: T.String(),
+    }),
+  ),
+});

@@ -1,4 +1,5 @@
 import { Type as T } from '@sinclair/typebox';
+import { exportSubject } from '../identity/subject.ts';
 import type { UserActor } from './auth.ts';
 import { notFound } from './errors.ts';
 import {
@@ -15,6 +16,7 @@ import {
   RefreshBody,
   SessionOut,
   SessionParams,
+  SubjectExportOut,
   TokensOut,
 } from './identity-schemas.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
@@ -122,6 +124,25 @@ export function sessionRoutes(deps: AdminDeps): AdminRoute[] {
     }),
     route({
       method: 'GET',
+      path: '/auth/me/export',
+      auth: 'user',
+      action: null,
+      tag: 'auth',
+      summary: 'Everything Portcullis holds about me, as JSON (data-subject access request; audited)',
+      status: 200,
+      response: SubjectExportOut,
+      async handler({ actor, context }) {
+        const data = await exportSubject({ store: deps.store, identity }, actor.id);
+        await deps.audit.record(
+          context,
+          async () => undefined,
+          () => ({ action: 'user.exported', target: actor.id }),
+        );
+        return data;
+      },
+    }),
+    route({
+      method: 'GET',
       path: '/auth/sessions',
       auth: 'user',
       action: null,
@@ -173,7 +194,8 @@ export function sessionRoutes(deps: AdminDeps): AdminRoute[] {
       auth: 'user',
       action: null,
       tag: 'auth',
-      summary: 'Start TOTP enrolment (needs the password): returns the otpauth URI and a QR code; confirm with a first code',
+      summary:
+        'Start TOTP enrolment (needs the password): returns the otpauth URI and a QR code; confirm with a first code',
       body: EnrollMfaBody,
       status: 200,
       response: MfaEnrollment,

@@ -53,6 +53,8 @@ export const AUDIT_ACTIONS = {
   'user.password_changed': ['revokedSessions'],
   'user.disabled': ['revokedSessions'],
   'user.enabled': [],
+  'user.erased': ['memberships', 'revokedKeys', 'sessions'],
+  'user.exported': [],
   'mfa.enrollment_started': [],
   'mfa.enabled': ['recoveryCodes'],
   'mfa.disabled': ['by'],

@@ -3,8 +3,10 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { createMemoryCounters } from '../counters/memory.ts';
 import type { IdentityService } from '../identity/service.ts';
+import { eraseSubject, exportSubject } from '../identity/subject.ts';
 import { createIdentity } from '../identity/wire.ts';
 import type { Command, CommandContext } from './context.ts';
+import { withKeyRepository } from './keys.ts';
 import { type Local, withLocal } from './local.ts';
 import { openRemote, REMOTE_OPTIONS } from './remote.ts';
 import { optionalFlag, requireFlag, table, UsageError } from './usage.ts';
@@ -310,6 +312,54 @@ function usersToggle(disable: boolean): Command {
   };
 }
 
+export const usersExportCommand: Command = {
+  name: ['users', 'export'],
+  summary: "Export one user's personal data as JSON (data-subject access request; audited).",
+  usage: 'portcullis users export --email E [--config FILE]   (always JSON)',
+  options: { email: { type: 'string' } },
+  async run(ctx, values) {
+    const email = requireFlag(values, 'email');
+    return withIdentity(ctx, async ({ identity, store, audit, auditContext }) => {
+      const user = await identity.users.findByEmail(email);
+      if (!user) throw Object.assign(new Error(`no user "${email}"`), { code: 'user_not_found' });
+      const data = await exportSubject({ store, identity }, user.id);
+      await audit.record(
+        auditContext,
+        async () => undefined,
+        () => ({ action: 'user.exported', target: user.id }),
+      );
+      return { data, text: JSON.stringify(data, null, 2) };
+    });
+  },
+};
+
+export const usersEraseCommand: Command = {
+  name: ['users', 'erase'],
+  summary: "Erase one user's personal data (data-subject erasure); the audit trail keeps only their usr_ id.",
+  usage: `portcullis users erase --email E --yes [--json]
+
+  Removes them from every workspace (their keys revoked), deletes sessions, MFA and recovery codes
+  and pending invitations, and replaces email and name. Refused while they are a workspace's last
+  Owner.`,
+  options: { email: { type: 'string' }, yes: { type: 'boolean', default: false } },
+  async run(ctx, values) {
+    const email = requireFlag(values, 'email');
+    if (values.yes !== true) throw new UsageError('erasing cannot be undone: add --yes');
+    return withIdentity(ctx, async (local) => {
+      const { identity, store, audit, auditContext, clock } = local;
+      const user = await identity.users.findByEmail(email);
+      if (!user) throw Object.assign(new Error(`no user "${email}"`), { code: 'user_not_found' });
+      const r = await withKeyRepository(local, (keys) =>
+        eraseSubject({ store, audit, clock, identity, keys }, user.id, auditContext),
+      );
+      return {
+        data: r,
+        text: `erased ${user.id}: left ${r.memberships} workspace(s), ${r.revokedKeys} key(s) revoked, ${r.sessions} session(s) deleted`,
+      };
+    });
+  },
+};
+
 export const IDENTITY_COMMANDS: Command[] = [
   initCommand,
   loginCommand,
@@ -318,4 +368,6 @@ export const IDENTITY_COMMANDS: Command[] = [
   usersResetPasswordCommand,
   usersToggle(true),
   usersToggle(false),
+  usersExportCommand,
+  usersEraseCommand,
 ];
