@@ -163,7 +163,14 @@ describe('loadConfig', () => {
       },
       accessTokenTtlSeconds: 900,
       sessionTtlHours: 720,
-      login: { freeFailures: 3, ipFreeFailures: 10, accountLockAfter: 10, ipLockAfter: 50, windowMs: 900_000, lockMs: 900_000 },
+      login: {
+        freeFailures: 3,
+        ipFreeFailures: 10,
+        accountLockAfter: 10,
+        ipLockAfter: 50,
+        windowMs: 900_000,
+        lockMs: 900_000,
+      },
     });
     assert.equal(layered.sources['auth.bruteForce.ip.failures'], `file ${file}`);
     assert.equal(layered.sources['auth.bruteForce.key.failures'], 'PORTCULLIS_AUTH_BRUTE_FORCE_KEY_FAILURES');
