@@ -66,7 +66,11 @@ export async function loadAccessTokens(opts: {
   return accessTokensWith(privateKey, clock, opts.ttlSeconds);
 }
 
-export function accessTokensWith(privateKey: KeyObject, clock: Clock, ttlSeconds: number): AccessTokens {
+/** RFC 9068 tokens are short-lived by design; ours never outlive 15 minutes, whatever is asked. */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 900;
+
+export function accessTokensWith(privateKey: KeyObject, clock: Clock, requestedTtl: number): AccessTokens {
+  const ttlSeconds = Math.min(Math.max(1, Math.floor(requestedTtl)), MAX_ACCESS_TOKEN_TTL_SECONDS);
   const publicKey = createPublicKey(privateKey);
   const kid = keyIdOf(publicKey);
   return {

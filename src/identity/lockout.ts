@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import type { Counters, RateSpec } from '../counters/types.ts';
 import { PortcullisError } from '../errors/catalogue.ts';
 import { ipSubject } from '../pipeline/authenticate.ts';
@@ -49,13 +49,22 @@ export function createLoginThrottle(opts: {
   counters: Pick<Counters, 'add' | 'get' | 'rate'>;
   policy: LoginPolicy;
   onLocked?: (lock: LoginLock) => void;
+  /** Keys the account subject (HMAC) so counter keys do not reveal emails. */
+  pepper?: KeyObject;
 }): LoginThrottle {
   const { counters, policy } = opts;
+  // Keyed when the caller has a key (the server passes the vault-held pepper): a plain hash of an
+  // email in Redis could be reversed with a list of addresses.
+  const accountId = (email: string): string =>
+    (opts.pepper ? createHmac('sha256', opts.pepper) : createHash('sha256'))
+      .update(`login:${email}`)
+      .digest('base64url')
+      .slice(0, 32);
   const subjects = (email: string, clientIp: string) =>
     [
       {
         kind: 'account' as const,
-        key: `acct:${createHash('sha256').update(normalizeEmail(email)).digest('base64url').slice(0, 32)}`,
+        key: `acct:${accountId(normalizeEmail(email))}`,
         lockAfter: policy.accountLockAfter,
         free: policy.freeFailures,
       },

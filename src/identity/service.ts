@@ -393,6 +393,8 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       if (user.mfa_secret_id === null) {
         throw new IdentityError('mfa_conflict', 'no enrolment to confirm: start one with /auth/mfa/enroll');
       }
+      // Throttled like every other code check: a wrong guess counts, a locked account waits.
+      await throttle.check(user.email, ctx.clientIp ?? '');
       const secret = await vault.get(user.mfa_secret_id, MFA_SECRET_PURPOSE);
       const result = verifyTotp({ secret, code: code.replace(/\s+/g, ''), now: clock.now(), lastStep: 0 });
       if (!result.ok) {

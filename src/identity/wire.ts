@@ -29,6 +29,7 @@ export async function createIdentity(opts: {
   const tokens = await loadAccessTokens({ vault, clock, ttlSeconds: config.auth.accessTokenTtlSeconds });
   const throttle = createLoginThrottle({
     counters,
+    pepper,
     policy: config.auth.login,
     onLocked: (lock) =>
       note({
