@@ -5,6 +5,7 @@ import type { WorkspaceLimits } from '../limits/model-limits.ts';
 import { validateWorkspaceLimits } from '../limits/model-limits.ts';
 import { enforce } from './auth.ts';
 import { notFound } from './errors.ts';
+import { MemberParams } from './identity-schemas.ts';
 import { type AdminDeps, type AdminRoute, route } from './route.ts';
 import { KeyIdParams } from './schemas.ts';
 
@@ -94,6 +95,11 @@ const WorkspaceLimitsView = T.Object({
   usage: T.Array(UsageRow),
 });
 
+const MemberLimitsView = T.Object({
+  userId: T.String(),
+  workspaceId: T.String(),
+  usage: T.Array(UsageRow),
+});
 const KeyLimitsView = T.Object({
   keyId: T.String(),
   workspaceId: T.String(),
@@ -164,6 +170,23 @@ export function limitRoutes(deps: AdminDeps): AdminRoute[] {
         );
         limits.invalidate(workspaceId);
         return { workspaceId, ...(await limits.usage({ workspaceId })) };
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/members/:userId/limits',
+      action: 'limits:read',
+      tag: 'limits',
+      summary:
+        "A member's per-user limits and budget (over all keys they created), with usage, and the workspace's",
+      params: MemberParams,
+      status: 200,
+      response: MemberLimitsView,
+      async handler({ actor, params }) {
+        const member = await deps.identity.members.find(actor.workspaceId, params.userId);
+        if (!member) throw notFound('member', params.userId);
+        const view = await limits.usage({ workspaceId: actor.workspaceId, userId: params.userId });
+        return { userId: params.userId, workspaceId: actor.workspaceId, usage: view.usage };
       },
     }),
     route({

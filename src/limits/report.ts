@@ -40,6 +40,8 @@ export function globalLevel(config: Readonly<Config>): Level {
  */
 export function applicableLevels(opts: {
   key?: { id: string; limits: Readonly<KeyLimits>; userId?: string | null };
+  /** A member without a key in view (GET /members/{id}/limits). */
+  userId?: string;
   workspaceId: string;
   workspaceLimits: WorkspaceLimits;
   plans?: WorkspacePlans;
@@ -48,9 +50,8 @@ export function applicableLevels(opts: {
   const levels: Level[] = [];
   if (opts.key) levels.push({ scope: 'key', id: opts.key.id, limits: opts.key.limits });
   const { models: _models, perUser, ...own } = opts.workspaceLimits;
-  if (opts.key?.userId && perUser) {
-    levels.push({ scope: 'user', id: `${opts.workspaceId}:${opts.key.userId}`, limits: perUser });
-  }
+  const member = opts.key?.userId ?? opts.userId;
+  if (member && perUser) levels.push({ scope: 'user', id: `${opts.workspaceId}:${member}`, limits: perUser });
   levels.push({ scope: 'workspace', id: opts.workspaceId, limits: own });
   levels.push(...modelLevels(opts.workspaceId, opts.workspaceLimits));
   if (opts.plans)

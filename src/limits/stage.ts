@@ -67,6 +67,8 @@ export interface LimitsStage {
   usage(subject: {
     workspaceId: string;
     key?: { id: string; limits: Readonly<KeyLimits>; userId?: string | null };
+    /** A member: their per-user level (with no key level). */
+    userId?: string;
   }): Promise<{ limits: WorkspaceLimits; usage: UsageRow[] }>;
   /** Forgets cached workspace limits and prices (after `limits set` / `prices set` in this process). */
   invalidate(workspaceId?: string): void;
@@ -211,10 +213,10 @@ export function createLimitsStage(opts: LimitsStageOptions): LimitsStage {
       prices.invalidate(workspaceId);
     },
 
-    async usage({ workspaceId, key }) {
+    async usage({ workspaceId, key, userId }) {
       const { limits, plans } = await loadSetup(workspaceId);
       const global: Level = { scope: 'global', id: '', limits: globalLimits };
-      const levels = applicableLevels({ key, workspaceId, workspaceLimits: limits, plans, global });
+      const levels = applicableLevels({ key, userId, workspaceId, workspaceLimits: limits, plans, global });
       try {
         return { limits, usage: await usageReport(opts.counters, levels, clock.now()) };
       } catch (err) {

@@ -64,4 +64,31 @@ describe('per-user limits', () => {
     assert.equal(row.max, 2);
     assert.equal(row.used, 1, "bob's earlier call counts against him");
   });
+
+  it('GET /members/{userId}/limits shows a member their per-user allowance (Owner or Admin view)', async () => {
+    const password = `Pw-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+    const { user } = await dp.gateway.identity.bootstrap(
+      { email: 'owner@example.com', password, workspace: 'acme' },
+      { actor: 'test' },
+    );
+    const login = await fetch(`${dp.gateway.url}/admin/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'owner@example.com', password }),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const res = await fetch(`${dp.gateway.url}/admin/api/v1/members/${user.id}/limits`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { usage: { scope: string; limit: string; max: number }[] };
+    assert.deepEqual(
+      body.usage.filter((r) => r.scope === 'user').map((r) => [r.limit, r.max]),
+      [['rpm', 2]],
+    );
+    const missing = await fetch(`${dp.gateway.url}/admin/api/v1/members/usr_CCCCCCCCCCCCCCCCCCCCCC/limits`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    assert.equal(missing.status, 404);
+  });
 });
