@@ -5,9 +5,8 @@ import type { Database, InvitationsTable } from '../store/schema.ts';
 import type { Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
-import { IdentityError } from './errors.ts';
 import { hashOpaqueToken, newOpaqueToken } from './opaque-tokens.ts';
-import { isEmail, isRole, normalizeEmail, type Role } from './roles.ts';
+import { isRole, type Role, requireEmail } from './roles.ts';
 
 /**
  * Invitations to join a workspace with a role. Portcullis sends no email itself: whoever invites
@@ -71,12 +70,7 @@ export function createInvitationRepository(
 
   return {
     async create(input) {
-      const email = normalizeEmail(input.email);
-      if (!isEmail(email)) {
-        throw new IdentityError('invalid_user_input', 'email must be an address like name@example.com', {
-          field: 'email',
-        });
-      }
+      const email = requireEmail(input.email);
       const token = newOpaqueToken('invite');
       const hash = hashOpaqueToken(pepper, 'invite', token);
       if (hash === undefined) throw new Error('a new invitation token failed its own shape check');

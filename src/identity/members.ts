@@ -51,6 +51,22 @@ export function createMemberRepository(
     return value;
   };
 
+  const toMember = (row: {
+    user_id: string;
+    email: string;
+    name: string;
+    role: string;
+    mfa_enabled_at: number | null;
+    created_at: number;
+  }): Member => ({
+    userId: row.user_id,
+    email: row.email,
+    name: row.name,
+    role: roleOf(row.role),
+    mfaEnabled: row.mfa_enabled_at !== null,
+    joinedAt: Number(row.created_at),
+  });
+
   const find = async (workspaceId: string, userId: string): Promise<Member | undefined> => {
     const row = await db
       .selectFrom('workspace_members as m')
@@ -59,16 +75,7 @@ export function createMemberRepository(
       .where('m.workspace_id', '=', workspaceId)
       .where('m.user_id', '=', userId)
       .executeTakeFirst();
-    return row
-      ? {
-          userId: row.user_id,
-          email: row.email,
-          name: row.name,
-          role: roleOf(row.role),
-          mfaEnabled: row.mfa_enabled_at !== null,
-          joinedAt: Number(row.created_at),
-        }
-      : undefined;
+    return row ? toMember(row) : undefined;
   };
 
   /**
@@ -126,14 +133,7 @@ export function createMemberRepository(
         .orderBy('m.created_at')
         .orderBy('u.email')
         .execute();
-      return rows.map((row) => ({
-        userId: row.user_id,
-        email: row.email,
-        name: row.name,
-        role: roleOf(row.role),
-        mfaEnabled: row.mfa_enabled_at !== null,
-        joinedAt: Number(row.created_at),
-      }));
+      return rows.map(toMember);
     },
     find,
     async membershipsOf(userId) {

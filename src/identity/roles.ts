@@ -1,3 +1,5 @@
+import { IdentityError } from './errors.ts';
+
 /**
  * The three roles a member holds in a workspace (docs/rbac.md). What each may do is the matrix in
  * src/admin/rbac.ts; this file only names them.
@@ -24,4 +26,15 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{2,63}$/;
 
 export function isEmail(email: string): boolean {
   return email.length <= 320 && EMAIL.test(email);
+}
+
+/** The normalised address, or an `invalid_user_input` error naming the `email` field. */
+export function requireEmail(input: string): string {
+  const email = normalizeEmail(input);
+  if (!isEmail(email)) {
+    throw new IdentityError('invalid_user_input', 'email must be an address like name@example.com', {
+      field: 'email',
+    });
+  }
+  return email;
 }

@@ -5,7 +5,7 @@ import type { Tx } from '../store/tx.ts';
 import type { Store } from '../store/types.ts';
 import { newId } from '../util/ids.ts';
 import { IdentityError } from './errors.ts';
-import { isEmail, normalizeEmail } from './roles.ts';
+import { normalizeEmail, requireEmail } from './roles.ts';
 
 /** A user as every interface shows it: no hash, no seed, no codes. */
 export interface User {
@@ -69,12 +69,7 @@ export function createUserRepository(
 
   return {
     async create(input) {
-      const email = normalizeEmail(input.email);
-      if (!isEmail(email)) {
-        throw new IdentityError('invalid_user_input', 'email must be an address like name@example.com', {
-          field: 'email',
-        });
-      }
+      const email = requireEmail(input.email);
       const name = (input.name ?? email.split('@')[0] ?? '').trim();
       if (name.length === 0 || name.length > NAME_MAX || /\p{Cc}/u.test(name)) {
         throw new IdentityError('invalid_user_input', `name must be 1-${NAME_MAX} printable characters`, {
