@@ -34,11 +34,17 @@ const fmt = (c: Counts): string => {
   return `P ${pct(p)}  R ${pct(r)}  F1 ${pct(f1)}  FPR ${pct(fpr)}  (tp ${c.tp} fp ${c.fp} fn ${c.fn} tn ${c.tn})`;
 };
 
+/** Thresholds reported: the flag level, the default block threshold, and the former default. */
+const BLOCK_AT = DEFAULT_POLICY['prompt-injection'].threshold;
+const THRESHOLDS = [...new Set([0.5, BLOCK_AT, 0.85])].sort();
+
 function injection(): void {
-  console.log('\n## Prompt injection (held-out split; thresholds 0.5 = flag, 0.85 = default block)');
+  console.log(
+    `\n## Prompt injection (held-out split; thresholds 0.5 = flag, ${BLOCK_AT} = default block, 0.85 = former default)`,
+  );
   const scorer = createInjectionScorer();
   for (const src of injectionSources()) {
-    for (const t of [0.5, 0.85]) {
+    for (const t of THRESHOLDS) {
       const all = zero();
       const byCat = new Map<string, Counts>();
       for (const r of src.rows) {
@@ -57,7 +63,7 @@ function injection(): void {
     }
   }
   const fixtures = readJsonl(new URL('../test/fixtures/guardrails/injection.jsonl', import.meta.url));
-  for (const t of [0.5, 0.85]) {
+  for (const t of THRESHOLDS) {
     const byKind = new Map<string, Counts>();
     const byCat = new Map<string, Counts>();
     const all = zero();
@@ -167,12 +173,19 @@ function secrets(): void {
 }
 
 function speed(): void {
-  console.log('\n## Speed (this machine, one core; mean of many runs after warm-up)');
+  console.log(
+    '\n## Speed (this machine, one core; best of 5 rounds, each the mean of many runs after warm-up)',
+  );
+  const ROUNDS = 5;
   const time = (fn: () => void, n: number): number => {
     for (let i = 0; i < Math.min(200, n); i++) fn();
-    const t = performance.now();
-    for (let i = 0; i < n; i++) fn();
-    return ((performance.now() - t) / n) * 1000;
+    let best = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < ROUNDS; r++) {
+      const t = performance.now();
+      for (let i = 0; i < n; i++) fn();
+      best = Math.min(best, ((performance.now() - t) / n) * 1000);
+    }
+    return best;
   };
   const prompt = `${'Hi team, please summarise the attached meeting notes and list the action items with owners and dates. '.repeat(9)}Reply to jane@corp.example or call +1 415 555 2671.`;
   const scorer = createInjectionScorer();
@@ -184,22 +197,36 @@ function speed(): void {
     pii: { action: 'redact' },
   });
   console.log(`prompt: ${prompt.length} chars`);
-  console.log(`injection score: ${time(() => scorer.score(prompt), 3000).toFixed(1)} µs`);
-  console.log(`PII scan: ${time(() => pii.scan(prompt), 3000).toFixed(1)} µs`);
-  console.log(`secret scan: ${time(() => sec.scan(prompt), 3000).toFixed(1)} µs`);
+  console.log(`injection score: ${time(() => scorer.score(prompt), 2000).toFixed(1)} µs`);
+  console.log(`PII scan: ${time(() => pii.scan(prompt), 2000).toFixed(1)} µs`);
+  console.log(`secret scan: ${time(() => sec.scan(prompt), 2000).toFixed(1)} µs`);
   console.log(
-    `inspect(), all detectors on, redacting: ${time(() => g.inspect([prompt], all, 'input'), 3000).toFixed(1)} µs`,
+    `inspect(), all detectors on, redacting: ${time(() => g.inspect([prompt], all, 'input'), 2000).toFixed(1)} µs`,
   );
-  const corpus = benignPrompts().join('\n');
-  const mb = Buffer.byteLength(corpus) / 1e6;
-  const t = performance.now();
-  pii.scan(corpus.slice(0, 0));
-  for (const chunk of corpus.match(/[\s\S]{1,4096}/g) ?? []) {
-    pii.scan(chunk);
-    sec.scan(chunk);
-  }
+  const prompts = benignPrompts();
+  const corpus = prompts.join('\n');
+  const kb = Buffer.byteLength(corpus) / 1024;
+  const perKb = time(() => {
+    for (const p of prompts) scorer.score(p);
+  }, 1);
   console.log(
-    `PII + secret scanning throughput on llm-warden benign text (4 KB chunks): ${(mb / ((performance.now() - t) / 1000)).toFixed(1)} MB/s`,
+    `injection score on the ${prompts.length} llm-warden benign prompts (${(kb / prompts.length).toFixed(1)} KB mean): ${(perKb / kb).toFixed(1)} µs per KB`,
+  );
+  const chunks = corpus.match(/[\s\S]{1,4096}/g) ?? [];
+  const mb = kb / 1000;
+  const rate = (fn: (c: string) => void): string => {
+    const us = time(() => {
+      for (const c of chunks) fn(c);
+    }, 1);
+    return (mb / (us / 1e6)).toFixed(1);
+  };
+  console.log(
+    `throughput on llm-warden benign text (4 KB chunks): PII ${rate((c) => pii.scan(c))} MB/s, secrets ${rate((c) => sec.scan(c))} MB/s, PII + secrets ${rate(
+      (c) => {
+        pii.scan(c);
+        sec.scan(c);
+      },
+    )} MB/s`,
   );
 }
 

@@ -1,13 +1,16 @@
 /**
- * The statistical half of the injection scorer: logistic regression over hashed features
- * (word unigrams + bigrams, character 4-grams) of the normalised text. Trained by
- * scripts/train-injection.ts; weights ship as int8 (models/injection.json, ~90 KB).
+ * The statistical half of the injection scorer: logistic regression over hashed features of the
+ * normalised text (`normalize(text).leet`): word unigrams and bigrams, and character 3-, 4- and
+ * 5-grams. Trained by scripts/train-injection.ts; weights ship as int8 (models/injection.json).
  *
  * Hashing keeps the model a fixed size with no vocabulary; collisions cost a little accuracy.
+ * Character n-grams see through spelling variants and word splits that word features miss
+ * ("instruct ions", "jail-broken"); word bigrams keep short phrases ("ignore previous").
  */
 
 export interface InjectionModelFile {
-  version: 1;
+  /** 2: word 1-2-grams + char 3-5-grams (FEATURE_SET). Version 1 files (char 4-grams) are refused. */
+  version: 2;
   /** Number of hash buckets (a power of two). */
   dim: number;
   bias: number;
@@ -24,57 +27,119 @@ export interface InjectionModel {
   weights: Float32Array;
 }
 
+export const FEATURE_SET = 'word unigrams + bigrams, char 3/4/5-grams, FNV-1a hashed';
+
 /** Features looked at: the first part of a long text and its end (where jailbreaks put the ask). */
 export const FEATURE_HEAD_CHARS = 6_000;
 export const FEATURE_TAIL_CHARS = 2_000;
 
 export function loadModel(file: InjectionModelFile): InjectionModel {
+  if (file.version !== 2) throw new Error('injection model: unsupported version (retrain)');
   const q = Buffer.from(file.weights, 'base64');
-  if (q.length !== file.dim) throw new Error('injection model: weight count does not match dim');
+  if (q.length !== file.dim || (file.dim & (file.dim - 1)) !== 0)
+    throw new Error('injection model: weight count does not match dim');
   const weights = new Float32Array(file.dim);
   for (let i = 0; i < file.dim; i++) weights[i] = ((q[i]! << 24) >> 24) * file.scale;
   return { dim: file.dim, bias: file.bias, weights };
 }
 
-/** FNV-1a 32-bit over a string's UTF-16 units, continued from `h`. */
-function fnv(s: string, from: number, to: number, h: number): number {
-  for (let i = from; i < to; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-const WORD = /[\p{L}\p{N}']+/gu;
+const FNV_PRIME = 0x01000193;
 const SEED_WORD = 0x811c9dc5;
 const SEED_BIGRAM = 0x2e1f6b3d;
 const SEED_CHAR = 0x5bd1e995;
+const NON_ASCII_WORD = /[\p{L}\p{N}]/u;
 
-/** Distinct hashed feature indices of a normalised text (`normalize(text).leet`). */
-export function features(text: string, dim: number): Uint32Array {
-  const s =
-    text.length > FEATURE_HEAD_CHARS + FEATURE_TAIL_CHARS
-      ? `${text.slice(0, FEATURE_HEAD_CHARS)} ${text.slice(text.length - FEATURE_TAIL_CHARS)}`
-      : text;
+/** Word characters: letters, digits and the apostrophe (lower-cased input). */
+function isWordChar(c: number, s: string, i: number): boolean {
+  if (c < 128) return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39 || (c >= 65 && c <= 90);
+  return NON_ASCII_WORD.test(s[i]!);
+}
+
+export interface Featurizer {
+  /**
+   * Distinct hashed feature indices of a normalised text. The returned array is a view into a
+   * buffer reused by the next call: copy it to keep it.
+   */
+  features(text: string): Uint32Array;
+}
+
+/**
+ * Feature extraction without per-call allocation beyond the result view: a stamp array marks the
+ * buckets already taken in this call (cheaper than a Set), and hashes are computed in place.
+ */
+export function createFeaturizer(dim: number): Featurizer {
   const mask = dim - 1;
-  const seen = new Set<number>();
-  let prev = -1;
-  for (const m of s.matchAll(WORD)) {
-    const w = m[0];
-    const h = fnv(w, 0, w.length, SEED_WORD);
-    seen.add(h & mask);
-    if (prev >= 0) seen.add((Math.imul(prev ^ SEED_BIGRAM, 0x01000193) ^ h) & mask);
-    prev = h;
-  }
-  for (let i = 0; i + 4 <= s.length; i++) seen.add(fnv(s, i, i + 4, SEED_CHAR) & mask);
-  return Uint32Array.from(seen);
+  const stamps = new Uint32Array(dim);
+  let stamp = 0;
+  let out = new Uint32Array(4096);
+  let n = 0;
+  const add = (h: number): void => {
+    const k = h & mask;
+    if (stamps[k] === stamp) return;
+    stamps[k] = stamp;
+    if (n === out.length) {
+      const grown = new Uint32Array(out.length * 2);
+      grown.set(out);
+      out = grown;
+    }
+    out[n++] = k;
+  };
+  return {
+    features(text: string): Uint32Array {
+      const s =
+        text.length > FEATURE_HEAD_CHARS + FEATURE_TAIL_CHARS
+          ? `${text.slice(0, FEATURE_HEAD_CHARS)} ${text.slice(text.length - FEATURE_TAIL_CHARS)}`
+          : text;
+      stamp = (stamp + 1) >>> 0;
+      if (stamp === 0) {
+        stamps.fill(0);
+        stamp = 1;
+      }
+      n = 0;
+      const len = s.length;
+      // Words and word bigrams.
+      let prev = -1;
+      let h = SEED_WORD;
+      let inWord = false;
+      for (let i = 0; i <= len; i++) {
+        const c = i < len ? s.charCodeAt(i) : 32;
+        if (i < len && isWordChar(c, s, i)) {
+          h = Math.imul(h ^ c, FNV_PRIME);
+          inWord = true;
+        } else if (inWord) {
+          const w = h >>> 0;
+          add(w);
+          if (prev >= 0) add(Math.imul(prev ^ SEED_BIGRAM, FNV_PRIME) ^ w);
+          prev = w;
+          h = SEED_WORD;
+          inWord = false;
+        }
+      }
+      // Character 3-, 4- and 5-grams: the FNV state after 3, 4 and 5 characters from each start.
+      for (let i = 0; i + 3 <= len; i++) {
+        let g = SEED_CHAR;
+        g = Math.imul(g ^ s.charCodeAt(i), FNV_PRIME);
+        g = Math.imul(g ^ s.charCodeAt(i + 1), FNV_PRIME);
+        g = Math.imul(g ^ s.charCodeAt(i + 2), FNV_PRIME);
+        add(g);
+        if (i + 4 > len) continue;
+        g = Math.imul(g ^ s.charCodeAt(i + 3), FNV_PRIME);
+        add(g);
+        if (i + 5 > len) continue;
+        g = Math.imul(g ^ s.charCodeAt(i + 4), FNV_PRIME);
+        add(g);
+      }
+      return out.subarray(0, n);
+    },
+  };
 }
 
 /** P(injection) for a feature set: binary features scaled by 1/sqrt(n) (so long texts do not saturate). */
 export function predict(model: InjectionModel, feats: Uint32Array): number {
   if (feats.length === 0) return 1 / (1 + Math.exp(-model.bias));
   let z = 0;
-  for (let i = 0; i < feats.length; i++) z += model.weights[feats[i]! & (model.dim - 1)]!;
+  const w = model.weights;
+  for (let i = 0; i < feats.length; i++) z += w[feats[i]!]!;
   z = model.bias + z / Math.sqrt(feats.length);
   return 1 / (1 + Math.exp(-z));
 }

@@ -102,6 +102,47 @@ export const INJECTION_PATTERNS: readonly InjectionPattern[] = [
     0.5,
     `\\b(?:your|the) (?:prompt|instructions) (?:verbatim|word for word|in full|exactly)\\b`,
   ),
+  // extraction by indirection: asking what the model was told, continuation and code framings
+  p(
+    'prompt_extraction',
+    0.7,
+    `\\b(?:reveal|show|print|repeat|output|display|dump|leak|disclose|expose|recite|tell me|give me|share|list|paste|copy)\\b (?:me |us )?(?:all (?:of )?)?your (?:\\w+ )?(?:instructions|prompt|system message|guidelines|directives|configuration)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.7,
+    `\\bwhat (?:were|have) you (?:been )?(?:told|instructed|programmed|asked) (?:before|at the (?:start|beginning)|initially|originally|not to)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.65,
+    `\\bwhat (?:are|were) you (?:not )?(?:supposed|allowed|permitted|instructed) (?:not )?to (?:tell|say|reveal|share|disclose)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.7,
+    `\\b(?:start|begin|complete|continue|finish)\\b.{0,40}["'] ?(?:my|the|your) (?:system |initial |original |hidden )?(?:prompt|instructions?|rules) (?:is|are|were|says?)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.7,
+    `\\b(?:complete|continue|finish)\\b.{0,40}["'] ?i (?:was|have been|am) (?:instructed|told|programmed|configured) to\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.7,
+    `(?:print|console\\.log|echo|puts|printf|return|output|dump)\\s?\\(\\s?(?:this\\.|self\\.)?(?:system_?prompt|system_?message|initial_?prompt|instructions)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.6,
+    `\\b(?:see|view|read|access|know|get|obtain)\\b.{0,20}\\b(?:the|your) (?:full |exact |complete )?(?:system|initial|original|hidden|secret) (?:prompt|instructions|message)\\b`,
+  ),
+  p(
+    'prompt_extraction',
+    0.7,
+    `\\b(?:repeat|print|output|copy|rewrite|recite)\\b.{0,10}\\b(?:the )?(?:above|previous|preceding|prior|earlier) (?:text|words|content|message|lines|instructions|prompt)\\b`,
+  ),
   // jailbreak personas
   p('jailbreak_persona', 0.9, `\\b(?:you|dan|stands for|called)\\b.{0,60}\\bdo anything now\\b`),
   p('jailbreak_persona', 0.35, `\\bdo anything now\\b`),

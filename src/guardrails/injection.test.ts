@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createInjectionScorer } from './injection.ts';
 import modelFile from './models/injection.json' with { type: 'json' };
+import { DEFAULT_POLICY } from './policy.ts';
 
 const scorer = createInjectionScorer();
 const fixtures = readFileSync(
@@ -26,11 +27,24 @@ test('every direct and indirect fixture injection scores >= 0.5, with its catego
   }
 });
 
-test('benign look-alikes stay under the default block threshold (0.85)', () => {
-  for (const f of fixtures.filter((x) => x.label === 0)) {
-    const r = scorer.score(f.text);
-    assert.ok(r.score < 0.85, `${r.score} ${f.text}`);
-  }
+test('benign look-alikes: at most 1 in 36 reaches the default block threshold, none reaches 0.85', () => {
+  const at = DEFAULT_POLICY['prompt-injection'].threshold;
+  const benign = fixtures.filter((x) => x.label === 0);
+  const blocked = benign.filter((f) => scorer.score(f.text).score >= at);
+  // The target is <= 3 % false positives at the default threshold (docs/guardrails.md "Measured").
+  assert.ok(blocked.length / benign.length <= 0.03, `${blocked.length}/${benign.length} blocked`);
+  for (const f of benign) assert.ok(scorer.score(f.text).score < 0.85, f.text);
+});
+
+test('the default block threshold catches >= 90 % of the fixture injections', () => {
+  const at = DEFAULT_POLICY['prompt-injection'].threshold;
+  const attacks = fixtures.filter((x) => x.label === 1);
+  const caught = attacks.filter((f) => scorer.score(f.text).score >= at).length;
+  assert.ok(caught / attacks.length >= 0.9, `${caught}/${attacks.length}`);
+});
+
+test('a model file of another feature version is refused, not misread', () => {
+  assert.throws(() => createInjectionScorer({ model: { ...modelFile, version: 1 } as never }), /version/);
 });
 
 test('categories name the family', () => {

@@ -5,7 +5,7 @@
  * text and is bounded by normalize()'s limits.
  */
 import {
-  features,
+  createFeaturizer,
   type InjectionModel,
   type InjectionModelFile,
   loadModel,
@@ -70,6 +70,7 @@ function obfuscationFlags(f: NormalizeFlags): InjectionFlag[] {
 export function createInjectionScorer(options: InjectionScorerOptions = {}): InjectionScorer {
   const model: InjectionModel = loadModel(options.model ?? (modelFile as InjectionModelFile));
   const statisticalAt = options.statisticalCategoryAt ?? 0.8;
+  const featurizer = createFeaturizer(model.dim);
   const scorer: InjectionScorer = {
     score(text: string): InjectionResult {
       const n = normalize(text, options.normalize);
@@ -102,7 +103,7 @@ export function createInjectionScorer(options: InjectionScorerOptions = {}): Inj
       }
       // The model learnt from mostly long jailbreaks; on short texts it is less reliable, so its
       // vote ramps from half weight (empty) to full weight at FULL_MODEL_WEIGHT_CHARS.
-      const raw = predict(model, features(n.leet, model.dim));
+      const raw = predict(model, featurizer.features(n.leet));
       const modelScore = raw * (0.5 + 0.5 * Math.min(1, n.text.length / FULL_MODEL_WEIGHT_CHARS));
       // The model votes fully when it is sure, and only as a nudge when a pattern already fired.
       const score = 1 - keep * (1 - modelScore * (best.size > 0 ? 0.5 : 1));

@@ -7,7 +7,8 @@ test('default policy: secrets redacted both ways, high-confidence injection bloc
   assert.equal(DEFAULT_POLICY.secrets.action, 'redact');
   assert.equal(DEFAULT_POLICY.secrets.where, 'both');
   assert.equal(DEFAULT_POLICY['prompt-injection'].action, 'block');
-  assert.ok(DEFAULT_POLICY['prompt-injection'].threshold >= 0.8);
+  // Above the 0.5 flag level: 0.6 is where held-out precision is ~100 % (docs/guardrails.md "Measured").
+  assert.ok(DEFAULT_POLICY['prompt-injection'].threshold > 0.5);
   assert.equal(DEFAULT_POLICY.pii.action, 'log');
   for (const d of DETECTOR_NAMES) assert.equal(DEFAULT_POLICY[d].onError, 'block');
   assert.ok(Object.isFrozen(DEFAULT_POLICY.pii));

@@ -90,7 +90,9 @@ export const DEFAULT_POLICY: GuardrailPolicy = deepFreeze({
     enabled: true,
     where: 'input',
     action: 'block',
-    threshold: 0.85,
+    // Chosen on a validation split of the training rows (scripts/train-injection.ts --validate):
+    // ~91 % recall at < 1 % false positives; 0.85 caught only ~60 % (docs/guardrails.md "Measured").
+    threshold: 0.6,
     timeBudgetMs: 20,
     onError: 'block',
   },

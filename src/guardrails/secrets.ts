@@ -9,6 +9,7 @@
  * (generic rules also need a digit); rule and global allowlists then drop known non-secrets.
  */
 import { crc32 } from 'node:zlib';
+import { createKeywordMatcher } from './keywords.ts';
 import gitleaks from './rules/gitleaks.json' with { type: 'json' };
 import { resolveOverlaps, type Span, shannonEntropy } from './types.ts';
 
@@ -114,13 +115,23 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
       stopwords: a.stopwords,
     })),
   }));
-  // One pass finds which keywords occur (instead of a substring search per keyword per rule).
-  const allKeywords = [...new Set(compiled.flatMap((c) => c.keywords))].sort((a, b) => b.length - a.length);
-  const keywordRe = new RegExp(
-    allKeywords.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'),
-    'g',
-  );
-  const implied = new Map(allKeywords.map((k) => [k, allKeywords.filter((o) => o !== k && k.startsWith(o))]));
+  // One pass finds which keywords occur (instead of a substring search per keyword per rule):
+  // an Aho-Corasick automaton over all keywords marks the rules they belong to.
+  // Non-ASCII keywords (possible in extraRules) fall back to a substring search of the lower case.
+  const kwList: string[] = [];
+  const kwRule: number[] = [];
+  const otherKw: Array<{ k: string; rule: number }> = [];
+  compiled.forEach((c, i) => {
+    for (const k of c.keywords) {
+      if (!/[^\x20-\x7e]/.test(k)) {
+        kwList.push(k);
+        kwRule.push(i);
+      } else otherKw.push({ k, rule: i });
+    }
+  });
+  const matcher = createKeywordMatcher(kwList, kwRule);
+  const active = new Uint32Array(compiled.length);
+  let mark = 0;
   const globalRegexes = gitleaks.global.regexes.map((r) => new RegExp(r.source, r.flags));
   const globalStopwords = gitleaks.global.stopwords;
 
@@ -140,19 +151,17 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
     ruleCount: compiled.length,
     scan(text: string): Span[] {
       if (text.length < 8) return [];
-      const lower = text.toLowerCase();
-      const present = new Set<string>();
-      keywordRe.lastIndex = 0;
-      // Step one character after each hit so overlapping keywords are all seen; a shorter keyword
-      // starting where a longer one matched is covered by `implied`.
-      for (let m = keywordRe.exec(lower); m !== null; m = keywordRe.exec(lower)) {
-        present.add(m[0]);
-        for (const k of implied.get(m[0]) ?? []) present.add(k);
-        keywordRe.lastIndex = m.index + 1;
+      mark = mark === 0xffffffff ? 1 : mark + 1;
+      if (mark === 1) active.fill(0);
+      matcher.scan(text, active, mark);
+      if (otherKw.length > 0) {
+        const lower = text.toLowerCase();
+        for (const o of otherKw) if (lower.includes(o.k)) active[o.rule] = mark;
       }
       const spans: Span[] = [];
-      for (const c of compiled) {
-        if (c.keywords.length > 0 && !c.keywords.some((k) => present.has(k))) continue;
+      for (let i = 0; i < compiled.length; i++) {
+        const c = compiled[i]!;
+        if (c.keywords.length > 0 && active[i] !== mark) continue;
         c.re.lastIndex = 0;
         for (let m = c.re.exec(text); m !== null; m = c.re.exec(text)) {
           if (m[0].length === 0) c.re.lastIndex++;
@@ -187,6 +196,6 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
   };
   // V8 compiles a regex on its first use: run every rule once now (the text holds every keyword)
   // so the first real request does not pay ~30 ms of compilation and trip its time budget.
-  scanner.scan(allKeywords.join(' = x\n'));
+  scanner.scan(kwList.join(' = x\n'));
   return scanner;
 }
