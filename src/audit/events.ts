@@ -69,7 +69,7 @@ export const AUDIT_ACTIONS = {
   'workspace.settings_changed': ['changed', 'mfaRequired'],
   'workspace.restored': ['name'],
   'workspace.purged': ['keys', 'credentials', 'members'],
-  'audit.exported': ['filters', 'count'],
+  'audit.exported': ['filters', 'count', 'sink'],
   'audit.pruned': ['throughSeq', 'deleted', 'before'],
 } as const satisfies Record<string, readonly string[]>;
 
