@@ -15,6 +15,7 @@ import { createMetrics } from './metrics/metrics.ts';
 import { type MasterKeyRing, resolveMasterKeys } from './secrets/master-key.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
+import type { CallTracer } from './tracing/types.ts';
 import { purgeDeletedWorkspaces } from './workspaces/purge.ts';
 
 /**
@@ -51,6 +52,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
   let counters: Counters | undefined;
   let egress: Egress | undefined;
   let auditing: Auditing | undefined;
+  let tracer: CallTracer | undefined;
   try {
     // The store logs what it applied.
     await store.migrate();
@@ -62,6 +64,11 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       pool: { connectTimeoutMs: config.upstream.connectTimeoutMs },
     });
     const metrics = createMetrics();
+    // Loaded only when configured: with tracing off, no OpenTelemetry code is even imported.
+    if (config.tracing.otlpEndpoint !== undefined) {
+      const { startTracing } = await import('./tracing/start.ts');
+      tracer = await startTracing({ config: config.tracing, egress, logger, clock });
+    }
     auditing = await startAuditing({ config, store, keys, clock, logger, metrics });
     const { events } = auditing;
     const dataPlane = await createDataPlane({
@@ -74,6 +81,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
       egress,
       events,
       metrics,
+      tracer,
     });
     await dataPlane.start();
     const identity = await createIdentity({
@@ -121,6 +129,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
     const openCountersRef = counters;
     const openEgress = egress;
     const openAuditing = auditing;
+    const openTracer = tracer;
     // Deleted workspaces are purged once their retention has passed: now, then hourly.
     let purging: Promise<void> | undefined;
     const purge = (): void => {
@@ -170,6 +179,10 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
           await openAuditing
             .close()
             .catch((err: unknown) => logger.error({ err }, 'closing the audit log failed'));
+          // Every call has ended its span: export what is queued, through egress (closed next).
+          await openTracer
+            ?.shutdown()
+            .catch((err: unknown) => logger.error({ err }, 'flushing traces failed'));
           await openEgress.close().catch((err: unknown) => logger.error({ err }, 'closing egress failed'));
           await openCountersRef
             .close()
@@ -193,6 +206,7 @@ export async function startGateway({ config, logger, clock = systemClock }: Star
     };
   } catch (err) {
     await auditing?.close().catch(() => undefined);
+    await tracer?.shutdown().catch(() => undefined);
     await egress?.close().catch(() => undefined);
     await counters?.close().catch(() => undefined);
     await store.close().catch(() => undefined);

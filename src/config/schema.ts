@@ -413,6 +413,50 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    // OpenTelemetry traces of data-plane calls (src/tracing, docs/audit.md): metadata only, never
+    // prompt or answer text; off until an endpoint is set.
+    tracing: T.Object(
+      {
+        otlpEndpoint: T.Optional(
+          T.String({
+            minLength: 1,
+            pattern: '^https?://',
+            description:
+              'OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. Unset: no tracing. A private address must be listed in egress.allow.',
+          }),
+        ),
+        protocol: T.Union([T.Literal('http/protobuf'), T.Literal('http/json')], {
+          default: 'http/protobuf',
+          description: 'OTLP encoding: binary protobuf (what every collector takes) or JSON.',
+        }),
+        // The OTEL_EXPORTER_OTLP_HEADERS format: comma-separated name=value, values percent-encoded.
+        headers: T.Optional(
+          T.String({
+            minLength: 1,
+            pattern:
+              "^\\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\\s*=[^,]*(,\\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+\\s*=[^,]*)*$",
+            secret: true,
+            description:
+              'Headers sent with every export, e.g. "authorization=Bearer%20abc,x-tenant=ops" (values percent-encoded).',
+          }),
+        ),
+        sampleRatio: T.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 1,
+          description:
+            'Share of new traces kept (0..1). A call with a W3C traceparent header follows its sampled flag instead.',
+        }),
+        serviceName: T.String({ minLength: 1, maxLength: 256, default: 'portcullis' }),
+        timeoutMs: T.Integer({
+          minimum: 100,
+          maximum: 60_000,
+          default: 10_000,
+          description: 'Longest one export may take; a batch that fails is dropped (logged), never retried.',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: T.Object(
       {
         level: T.Union(

@@ -90,22 +90,22 @@ export async function checkedAnswer(
   let usage = answer.usage;
   for (let retries = guard.structuredRetries; ; retries--) {
     if (answer.native && !guard.outputActive) {
-      record(usage, 200);
+      record(usage, 200, answer.body);
       return { body: answer.body, raw: answer.text };
     }
     try {
       guard.inspectAnswer(format, answer.body);
     } catch (err) {
-      record(usage, statusOf(err));
+      record(usage, statusOf(err), answer.body);
       throw err;
     }
     const violation = guard.checkStructured(format, answer.body);
     if (!violation) {
-      record(usage, 200);
+      record(usage, 200, answer.body);
       return { body: answer.body };
     }
     if (retries <= 0) {
-      record(usage, violation.status);
+      record(usage, violation.status, answer.body);
       throw violation;
     }
     try {
@@ -116,7 +116,7 @@ export async function checkedAnswer(
         { event: 'structured_output_retry_failed', code: (err as { code?: unknown }).code },
         'retry failed',
       );
-      record(usage, violation.status);
+      record(usage, violation.status, answer.body);
       throw violation;
     }
     usage = addUsage(usage, answer.usage);

@@ -13,6 +13,7 @@ import {
 import type { Target } from '../providers/targets.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import type { UpstreamDeps } from '../providers/upstream.ts';
+import type { CallTracer } from '../tracing/types.ts';
 import type { RequestGuard } from './guard.ts';
 import type { Format } from './texts.ts';
 
@@ -51,6 +52,8 @@ export interface DataPlaneDeps {
    * src/metrics). Must return at once and never throw: it only queues.
    */
   observe?: (request: FastifyRequest, caller: Caller, call: ObservedCall) => void;
+  /** OpenTelemetry spans of admitted calls (src/tracing); undefined when tracing is off. */
+  trace?: CallTracer;
   /**
    * Content logging (src/content): a capture of this call's prompt and answer when the caller's
    * workspace opted in, else undefined — and then no text is kept.

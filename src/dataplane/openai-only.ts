@@ -74,7 +74,7 @@ export function openAIOnly(
         if (endpoint === 'embeddings') {
           // Embeddings carry no text back.
           const { text, json } = await readJsonAnswer(result.body, max);
-          record(usageOf((json as { usage?: unknown }).usage), 200);
+          record(usageOf((json as { usage?: unknown }).usage), 200, json as Record<string, unknown>);
           return reply.type('application/json').send(text);
         }
         // A Responses answer is inspected (and checked against a requested schema) like any other.

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Target } from '../providers/targets.ts';
 import type { TokenUsage } from '../providers/translate/shared.ts';
 import { callUpstream, type UpstreamRequest, type UpstreamSuccess } from '../providers/upstream.ts';
+import type { TracedCall } from '../tracing/types.ts';
 import { upstreamRefusal } from './answer.ts';
 import {
   abortOnDisconnect,
@@ -36,8 +37,16 @@ export interface ProxyPlan {
   build(target: Target, secret: string): UpstreamRequest;
 }
 
-/** Reports the call's outcome once: usage (when known) and the status the client saw. */
-export type RecordOutcome = (usage: TokenUsage | undefined, status: number) => void;
+/**
+ * Reports the call's outcome once: usage (when known) and the status the client saw; a
+ * non-streaming answer passes its body (client format) so a trace can name the model and finish
+ * reasons the provider reported (src/tracing reads nothing else from it).
+ */
+export type RecordOutcome = (
+  usage: TokenUsage | undefined,
+  status: number,
+  answer?: Readonly<Record<string, unknown>>,
+) => void;
 
 export interface Answer {
   result: UpstreamSuccess<Target>;
@@ -62,6 +71,34 @@ export async function proxy(
 ): Promise<unknown> {
   const started = deps.clock.now();
   const caller = await deps.admit(request, reply, plan.scope);
+  // Tracing off: no tracer work at all. On: one span per admitted call, made at its end (src/tracing).
+  const traced = deps.trace?.start(request, caller, {
+    endpoint: plan.endpoint,
+    model: plan.model,
+    stream: plan.stream,
+    startedAt: started,
+  });
+  if (!traced) return admitted(deps, request, reply, plan, answer, caller, started);
+  try {
+    const sent = await admitted(deps, request, reply, plan, answer, caller, started, traced);
+    traced.settled();
+    return sent;
+  } catch (err) {
+    traced.failed(err);
+    throw err;
+  }
+}
+
+async function admitted(
+  deps: DataPlaneDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  plan: ProxyPlan,
+  answer: (answer: Answer) => Promise<unknown> | unknown,
+  caller: Caller,
+  started: number,
+  traced?: TracedCall,
+): Promise<unknown> {
   deps.authorizeModel(request, caller, plan.model);
   // Input limits before anything costs: counters, guardrail scans, the provider.
   checkInputLimits(plan.endpoint, request.body as Record<string, unknown>, deps.config.guardrails.input);
@@ -110,7 +147,7 @@ export async function proxy(
     // Until the provider's response headers: the upstream share of the latency.
     const upstreamMs = deps.clock.now() - upstreamStarted;
     let recorded = false;
-    const record: RecordOutcome = (usage, status) => {
+    const record: RecordOutcome = (usage, status, body) => {
       if (recorded) return;
       recorded = true;
       void ticket.settle(usage, status, accepted.target);
@@ -127,6 +164,7 @@ export async function proxy(
       };
       recordCall(request, caller, call);
       deps.observe?.(request, caller, { ...call, answeredBy: accepted.target, upstreamMs });
+      traced?.answered({ status, usage, target: accepted.target, attempts: accepted.attempts, answer: body });
     };
     try {
       return await answer({ result: accepted, caller, record, guard, again: call });

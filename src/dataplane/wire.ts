@@ -32,6 +32,7 @@ import { createRouter, type Router } from '../routing/resolve.ts';
 import type { MasterKeyRing } from '../secrets/master-key.ts';
 import { createVault } from '../secrets/vault.ts';
 import type { Store } from '../store/types.ts';
+import type { CallTracer } from '../tracing/types.ts';
 import { createWorkspaceRepository } from '../workspaces/repository.ts';
 import type { Caller, DataPlaneDeps } from './context.ts';
 import { createRequestGuard } from './guard.ts';
@@ -75,6 +76,8 @@ export interface DataPlaneOptions {
   /** Where lockouts and usage records go (src/audit/writer.ts); without it they are only logged. */
   events?: EventWriter;
   metrics?: Metrics;
+  /** OpenTelemetry spans (src/tracing), when `tracing.otlpEndpoint` is set. */
+  tracer?: CallTracer;
 }
 
 interface AdmittedCaller extends Caller {
@@ -158,7 +161,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
     clock,
     async guard(request, caller) {
       return createRequestGuard(
-        guardrails,
+        opts.tracer ? opts.tracer.watchGuardrails(request, guardrails) : guardrails,
         await policies.effective(caller.workspaceId, caller.keyId),
         request,
         { validators, scope: caller.workspaceId },
@@ -229,6 +232,7 @@ export async function createDataPlane(opts: DataPlaneOptions): Promise<DataPlane
         endpoint,
         body: request.body as Record<string, unknown>,
       }),
+    trace: opts.tracer,
     observe: createCallObserver({
       clock,
       events: opts.events,

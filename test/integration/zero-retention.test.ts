@@ -9,6 +9,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { DAY_MS } from '../../src/content/settings.ts';
 import { type DataPlaneFixture, startDataPlane } from '../helpers/dataplane.ts';
 import { tempDir } from '../helpers/gateway.ts';
+import { type OtlpCollector, startOtlpCollector } from '../helpers/otlp-collector.ts';
 import { isolatedSchema } from '../helpers/postgres.ts';
 
 /**
@@ -50,6 +51,8 @@ interface Env {
   dataDir: string;
   env: Record<string, string>;
   cliOutput: string[];
+  /** Receives the gateway's OpenTelemetry traces (flushed on shutdown): searched like the rest. */
+  traces: OtlpCollector;
   /** Shuts the gateway and the mock down (the data stays for the search). */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -120,8 +123,10 @@ async function redisDump(url: string): Promise<string> {
 async function startEnv(pgMode: boolean): Promise<Env> {
   const data = tempDir('pcx-zr-');
   const schema = pgMode ? await isolatedSchema(pgUrl as string, 'zr') : undefined;
+  const traces = await startOtlpCollector();
   const env: Record<string, string> = {
     PORTCULLIS_DATA_DIR: data.dir,
+    PORTCULLIS_TRACING_OTLP_ENDPOINT: traces.url,
     PORTCULLIS_METRICS_TOKEN: METRICS_TOKEN,
     PORTCULLIS_AUDIT_FLUSH_MS: '20',
     ...(schema
@@ -137,6 +142,7 @@ async function startEnv(pgMode: boolean): Promise<Env> {
     fx = await startDataPlane(env);
   } catch (err) {
     await schema?.drop();
+    await traces.close();
     data.remove();
     throw err;
   }
@@ -152,10 +158,12 @@ async function startEnv(pgMode: boolean): Promise<Env> {
     dataDir: data.dir,
     env,
     cliOutput: [],
+    traces,
     async close() {
       if (closed) return;
       closed = true;
       await stop();
+      await traces.close();
       await schema?.drop();
       rmSync(data.dir, { recursive: true, force: true });
     },
@@ -308,6 +316,9 @@ for (const variant of variants) {
         );
       await e.stop();
       assert.deepEqual(hits(await e.persisted()), [], 'stored after shutdown');
+      // Shutdown flushed the traces: one span per call went out, and no text with them.
+      assert.ok(e.traces.raw().includes('gen_ai.usage.input_tokens'), 'the traces were exported');
+      assert.deepEqual(hits(e.traces.raw()), [], 'exported traces');
       assert.deepEqual(hits(e.fx.logs.text()), [], 'logs');
     });
 
