@@ -66,8 +66,8 @@ const AuditPage = T.Object({
 export const UsageQuery = T.Object(
   {
     by: T.Optional(
-      T.Union([T.Literal('day'), T.Literal('model'), T.Literal('key')], {
-        description: 'Grouping (default day).',
+      T.Union([T.Literal('day'), T.Literal('model'), T.Literal('key'), T.Literal('user')], {
+        description: 'Grouping (default day); `user` is the member who created the key.',
       }),
     ),
     since: T.Optional(Time),

@@ -31,9 +31,9 @@ export function toCsv(by: string, rows: readonly UsageAggregate[]): string {
 
 export const usageReportCommand: Command = {
   name: ['usage', 'report'],
-  summary: 'Requests, tokens, cost and latency of a workspace, by day, model or key.',
+  summary: 'Requests, tokens, cost and latency of a workspace, by day, model, key or user.',
   usage:
-    'portcullis usage report --workspace W [--by day|model|key] [--since ISO] [--until ISO] [--format table|json|csv] [--config FILE]',
+    'portcullis usage report --workspace W [--by day|model|key|user] [--since ISO] [--until ISO] [--format table|json|csv] [--config FILE]',
   options: {
     workspace: { type: 'string', short: 'w' },
     by: { type: 'string' },
@@ -44,7 +44,8 @@ export const usageReportCommand: Command = {
   async run(ctx, values) {
     const workspace = requireFlag(values, 'workspace');
     const by = (optionalFlag(values, 'by') ?? 'day') as UsageGrouping;
-    if (!['day', 'model', 'key'].includes(by)) throw new UsageError('--by must be day, model or key');
+    if (!['day', 'model', 'key', 'user'].includes(by))
+      throw new UsageError('--by must be day, model, key or user');
     const format = optionalFlag(values, 'format') ?? (ctx.json ? 'json' : 'table');
     if (!['table', 'json', 'csv'].includes(format))
       throw new UsageError('--format must be table, json or csv');

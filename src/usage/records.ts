@@ -57,7 +57,8 @@ export async function insertUsage(db: Kysely<Database>, records: readonly UsageR
     .execute();
 }
 
-export type UsageGrouping = 'day' | 'model' | 'key';
+/** `user`: the member who created the call's key (`usr_…`; '' for keys made by a management key or the CLI). */
+export type UsageGrouping = 'day' | 'model' | 'key' | 'user';
 
 export interface UsageQuery {
   workspaceId: string;
@@ -91,9 +92,12 @@ export async function aggregateUsage(store: Pick<Store, 'db'>, q: UsageQuery): P
       ? sql<string>`cast(time / ${sql.lit(DAY_MS)} as text)`
       : q.by === 'model'
         ? sql<string>`model`
-        : sql<string>`key_id`;
+        : q.by === 'user'
+          ? sql<string>`coalesce(api_keys.created_by, '')`
+          : sql<string>`key_id`;
   let query = store.db
     .selectFrom('usage_records')
+    .leftJoin('api_keys', 'api_keys.id', 'usage_records.key_id')
     .select([
       group.as('grp'),
       sql<number>`count(*)`.as('requests'),
@@ -103,7 +107,7 @@ export async function aggregateUsage(store: Pick<Store, 'db'>, q: UsageQuery): P
       sql<number | null>`sum(cost_micros)`.as('cost_micros'),
       sql<number>`avg(latency_ms)`.as('avg_latency'),
     ])
-    .where('workspace_id', '=', q.workspaceId);
+    .where('usage_records.workspace_id', '=', q.workspaceId);
   if (q.since !== undefined) query = query.where('time', '>=', q.since);
   if (q.until !== undefined) query = query.where('time', '<', q.until);
   if (q.keyIds !== undefined) {

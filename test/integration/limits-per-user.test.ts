@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { APIError } from 'openai';
 import { systemClock } from '../../src/clock.ts';
+import { aggregateUsage } from '../../src/usage/records.ts';
 import { createWorkspaceRepository } from '../../src/workspaces/repository.ts';
 import { type DataPlaneFixture, startDataPlane } from '../helpers/dataplane.ts';
 
@@ -90,5 +91,15 @@ describe('per-user limits', () => {
       headers: { authorization: `Bearer ${accessToken}` },
     });
     assert.equal(missing.status, 404);
+  });
+
+  it('usage aggregates by user: the member who created each key', async () => {
+    await dp.gateway.auditing.events.flush();
+    const byUser = await aggregateUsage(dp.gateway.store, { workspaceId: dp.workspaceId, by: 'user' });
+    const byKey = await aggregateUsage(dp.gateway.store, { workspaceId: dp.workspaceId, by: 'key' });
+    const groups = byUser.map((r) => r.group);
+    assert.ok(groups.includes(alice) && groups.includes(bob) && groups.includes(''), groups.join(','));
+    const total = (rows: { requests: number }[]) => rows.reduce((n, r) => n + r.requests, 0);
+    assert.equal(total(byUser), total(byKey));
   });
 });
