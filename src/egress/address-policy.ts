@@ -1,3 +1,4 @@
+import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { EgressDenyReason } from './errors.ts';
@@ -220,4 +221,42 @@ export function checkAddress(allow: AllowList, host: string, ip: IpAddress): Add
   }
   if (isHostAllowed(allow, host) || isAddressInAllowedCidr(allow, ip)) return null;
   return { reason: 'private_address', range: cls.range };
+}
+
+/** Same shape as `dns.promises.lookup` called with `{ all: true }`; injected by tests. */
+export type ResolveAll = (hostname: string, options: { all: true }) => Promise<LookupAddress[]>;
+
+/**
+ * Resolves `host` (already normalised) and returns its addresses only if every one is allowed:
+ * the one check behind the egress dispatcher and the syslog sink. One refused address refuses the
+ * name, since the OS may pick any of them, now or on a retry. `deny` builds (and logs) the error.
+ */
+export async function resolveAllowed(
+  allow: AllowList,
+  host: string,
+  resolveAll: ResolveAll,
+  deny: (reason: AddressDenial['reason'] | 'dns_failed', host: string, range?: string) => Error,
+): Promise<LookupAddress[]> {
+  const literal = parseIpLiteral(host);
+  if (literal) {
+    const denial = checkAddress(allow, host, literal);
+    if (denial) throw deny(denial.reason, host, denial.range);
+    return [{ address: literal.toString(), family: literal.kind() === 'ipv4' ? 4 : 6 }];
+  }
+  const nameDenial = checkHostname(allow, host);
+  if (nameDenial) throw deny(nameDenial.reason, host, nameDenial.range);
+  let addresses: LookupAddress[];
+  try {
+    addresses = await resolveAll(host, { all: true });
+  } catch {
+    throw deny('dns_failed', host);
+  }
+  if (addresses.length === 0) throw deny('dns_failed', host);
+  for (const { address } of addresses) {
+    const ip = parseIp(address);
+    if (!ip) throw deny('dns_failed', host);
+    const denial = checkAddress(allow, host, ip);
+    if (denial) throw deny(denial.reason, host, denial.range);
+  }
+  return addresses;
 }

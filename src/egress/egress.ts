@@ -6,16 +6,16 @@ import {
   type AddressDenial,
   type AllowList,
   checkAddress,
-  checkHostname,
   normalizeHost,
   parseAllowList,
   parseIp,
   parseIpLiteral,
+  type ResolveAll,
+  resolveAllowed,
 } from './address-policy.ts';
 import { EgressDeniedError, type EgressDenyReason } from './errors.ts';
 
-/** Same shape as `dns.promises.lookup` called with `{ all: true }`; injected by tests. */
-export type ResolveAll = (hostname: string, options: { all: true }) => Promise<LookupAddress[]>;
+export type { ResolveAll } from './address-policy.ts';
 
 /** The part of a pino logger the guard uses. */
 export interface EgressLogger {
@@ -74,31 +74,8 @@ export function createEgress(options: EgressOptions): Egress {
   const denyFor = (host: string, d: AddressDenial): EgressDeniedError => deny(d.reason, host, d.range);
 
   /** Resolves `host` and returns its addresses only if every one of them is allowed. */
-  async function resolveChecked(host: string): Promise<LookupAddress[]> {
-    const literal = parseIpLiteral(host);
-    if (literal) {
-      const denial = checkAddress(allow, host, literal);
-      if (denial) throw denyFor(host, denial);
-      return [{ address: literal.toString(), family: literal.kind() === 'ipv4' ? 4 : 6 }];
-    }
-    const nameDenial = checkHostname(allow, host);
-    if (nameDenial) throw denyFor(host, nameDenial);
-    let addresses: LookupAddress[];
-    try {
-      addresses = await resolveAll(host, { all: true });
-    } catch {
-      throw deny('dns_failed', host);
-    }
-    if (addresses.length === 0) throw deny('dns_failed', host);
-    // One bad address refuses the name: the OS may pick any of them, now or on a retry.
-    for (const { address } of addresses) {
-      const ip = parseIp(address);
-      if (!ip) throw deny('dns_failed', host);
-      const denial = checkAddress(allow, host, ip);
-      if (denial) throw denyFor(host, denial);
-    }
-    return addresses;
-  }
+  const resolveChecked = (host: string): Promise<LookupAddress[]> =>
+    resolveAllowed(allow, host, resolveAll, deny);
 
   function guardedLookup(hostname: string, opts: LookupOptions, callback: LookupCallback): void {
     resolveChecked(normalizeHost(hostname)).then(

@@ -2,13 +2,13 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup as systemLookup } from 'node:dns/promises';
 import {
   checkAddress,
-  checkHostname,
   normalizeHost,
   parseAllowList,
   parseIp,
-  parseIpLiteral,
+  type ResolveAll,
+  resolveAllowed,
 } from '../../egress/address-policy.ts';
-import type { EgressLogger, ResolveAll } from '../../egress/egress.ts';
+import type { EgressLogger } from '../../egress/egress.ts';
 import { EgressDeniedError, type EgressDenyReason } from '../../egress/errors.ts';
 
 /**
@@ -39,31 +39,7 @@ export function createAddressGuard(options: {
   };
 
   return {
-    async resolve(rawHost) {
-      const host = normalizeHost(rawHost);
-      const literal = parseIpLiteral(host);
-      if (literal) {
-        const denial = checkAddress(allow, host, literal);
-        if (denial) throw deny(denial.reason, host, denial.range);
-        return [{ address: literal.toString(), family: literal.kind() === 'ipv4' ? 4 : 6 }];
-      }
-      const nameDenial = checkHostname(allow, host);
-      if (nameDenial) throw deny(nameDenial.reason, host, nameDenial.range);
-      let addresses: LookupAddress[];
-      try {
-        addresses = await resolveAll(host, { all: true });
-      } catch {
-        throw deny('dns_failed', host);
-      }
-      if (addresses.length === 0) throw deny('dns_failed', host);
-      for (const { address } of addresses) {
-        const ip = parseIp(address);
-        if (!ip) throw deny('dns_failed', host);
-        const denial = checkAddress(allow, host, ip);
-        if (denial) throw deny(denial.reason, host, denial.range);
-      }
-      return addresses;
-    },
+    resolve: (rawHost) => resolveAllowed(allow, normalizeHost(rawHost), resolveAll, deny),
     checkPeer(rawHost, remoteAddress) {
       const host = normalizeHost(rawHost);
       const ip = remoteAddress ? parseIp(remoteAddress) : null;
