@@ -55,7 +55,7 @@ export function auditBudgetThreshold(events: Pick<EventWriter, 'audit'>): (e: Bu
 
 export interface CallObserverDeps {
   clock: Clock;
-  events?: Pick<EventWriter, 'usage'>;
+  events?: Pick<EventWriter, 'usageLater'>;
   metrics?: Pick<Metrics, 'call'>;
   prices: Pick<PriceBook, 'rates' | 'costMicros'>;
   router: Pick<Router, 'listModels'>;
@@ -71,15 +71,16 @@ async function modelLabel(router: CallObserverDeps['router'], workspaceId: strin
 export function createCallObserver(deps: CallObserverDeps) {
   return (request: FastifyRequest, caller: Caller, call: ObservedCall): void => {
     const time = deps.clock.now() - call.ms;
-    void (async () => {
-      let costMicros: number | null = null;
-      if (call.usage) {
-        const rates = await deps.prices
+    const cost = call.usage
+      ? deps.prices
           .rates(caller.workspaceId, call.model, call.answeredBy)
-          .catch(() => undefined);
-        if (rates) costMicros = deps.prices.costMicros(rates, call.answeredBy, call.usage);
-      }
-      deps.events?.usage({
+          .then((rates) =>
+            rates && call.usage ? deps.prices.costMicros(rates, call.answeredBy, call.usage) : null,
+          )
+          .catch(() => null)
+      : Promise.resolve(null);
+    deps.events?.usageLater(
+      cost.then((costMicros) => ({
         time,
         workspaceId: caller.workspaceId,
         keyId: caller.keyId,
@@ -95,18 +96,23 @@ export function createCallObserver(deps: CallObserverDeps) {
         costMicros,
         latencyMs: call.ms,
         upstreamMs: call.upstreamMs,
-      });
-      if (deps.metrics) {
-        deps.metrics.call({
-          model: await modelLabel(deps.router, caller.workspaceId, call.model).catch(() => 'other'),
-          provider: call.provider ?? 'other',
-          endpoint: call.endpoint,
-          status: call.status,
-          upstreamMs: call.upstreamMs,
-          usage: call.usage,
-          costMicros,
-        });
-      }
-    })().catch((err: unknown) => deps.logger.warn({ err }, 'usage: could not record a call'));
+      })),
+    );
+    if (deps.metrics) {
+      const metrics = deps.metrics;
+      void cost
+        .then(async (costMicros) => {
+          metrics.call({
+            model: await modelLabel(deps.router, caller.workspaceId, call.model).catch(() => 'other'),
+            provider: call.provider ?? 'other',
+            endpoint: call.endpoint,
+            status: call.status,
+            upstreamMs: call.upstreamMs,
+            usage: call.usage,
+            costMicros,
+          });
+        })
+        .catch((err: unknown) => deps.logger.warn({ err }, 'metrics: could not record a call'));
+    }
   };
 }

@@ -24,7 +24,12 @@ import type { AuditLog } from './log.ts';
 export interface EventWriter {
   audit(event: AuditEvent): void;
   usage(record: UsageRecord): void;
-  /** Commits everything queued now. */
+  /**
+   * A usage record still being priced (an async price lookup): `flush()` and `close()` wait for it,
+   * so a call answered before a flush is in that flush, and none is lost at shutdown.
+   */
+  usageLater(record: Promise<UsageRecord | undefined>): void;
+  /** Commits everything queued now, including records still being priced. */
   flush(): Promise<void>;
   /** Stops the timer and flushes what is left (tries until `deadlineMs`). */
   close(deadlineMs?: number): Promise<void>;
@@ -56,6 +61,7 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
   let flushing: Promise<void> | undefined;
   let failing = false;
   let closed = false;
+  const pricing = new Set<Promise<unknown>>();
 
   const drop = (): void => {
     dropped += 1;
@@ -108,6 +114,7 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
   function flush(): Promise<void> {
     flushing ??= (async () => {
       try {
+        if (pricing.size > 0) await Promise.allSettled([...pricing]);
         while (await flushOnce()) {
           if (events.length < batchSize && usage.length < batchSize && !closed) break;
         }
@@ -136,12 +143,22 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
   return {
     audit: (event) => enqueue(events, event),
     usage: (record) => enqueue(usage, record),
+    usageLater(record) {
+      const settled = record.then(
+        (r) => {
+          if (r) enqueue(usage, r);
+        },
+        (err: unknown) => logger.warn({ err }, 'usage: could not record a call'),
+      );
+      pricing.add(settled);
+      void settled.finally(() => pricing.delete(settled));
+    },
     flush,
     async close(deadlineMs = 5_000) {
       closed = true;
       clearInterval(timer);
       const giveUp = Date.now() + deadlineMs;
-      while (events.length + usage.length > 0 || flushing) {
+      while (events.length + usage.length + pricing.size > 0 || flushing) {
         try {
           await flush();
         } catch {

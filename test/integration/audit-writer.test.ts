@@ -73,6 +73,30 @@ describe('event writer', () => {
     await place.cleanup();
   });
 
+  it('waits for records still being priced: a flush after an answer includes its call, close() loses none', async () => {
+    const { store, audit, logger, place } = await setup();
+    const writer = createEventWriter({
+      store,
+      audit,
+      logger,
+      flushMs: 60_000,
+      batchSize: 100,
+      queueSize: 1000,
+    });
+    const later = (i: number, ms: number) =>
+      writer.usageLater(new Promise((resolve) => setTimeout(() => resolve(usage(i)), ms)));
+    later(1, 20);
+    writer.usageLater(Promise.resolve(undefined));
+    writer.usageLater(Promise.reject(new Error('price lookup failed')));
+    await writer.flush();
+    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 1);
+    later(2, 30);
+    await writer.close();
+    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 2);
+    await store.close();
+    await place.cleanup();
+  });
+
   it('drops and counts events beyond the bound while the store is away, never blocking', async () => {
     const { store, audit, logs, logger, place } = await setup();
     await audit.ready();
