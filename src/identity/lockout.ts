@@ -37,13 +37,27 @@ export interface LoginLock {
 }
 
 export interface LoginThrottle {
-  /** Throws 429 too_many_login_failures while either subject must wait. */
+  /**
+   * One credential check under the throttle: refused with 429 too_many_login_failures while either
+   * subject must wait; else runs `verify` and counts a failure when it answers false. The attempt
+   * is reserved before `verify` runs, so a burst of parallel guesses cannot all pass the check
+   * before their failures are counted: past the free failures, one attempt per subject at a time.
+   * An error thrown by `verify` is not a failure (only releases the reservation).
+   */
+  attempt(email: string, clientIp: string, verify: () => Promise<boolean>): Promise<boolean>;
+  /** Throws 429 too_many_login_failures while either subject must wait (a read: reserves nothing). */
   check(email: string, clientIp: string): Promise<void>;
   /** Counts a failure for both subjects; reports a lock when one is reached. */
   fail(email: string, clientIp: string): Promise<void>;
   /** Clears the account's failures after a successful login (the IP's stay). */
   succeed(email: string): Promise<void>;
 }
+
+/**
+ * How long an attempt's reservation lives if its replica dies before settling it: far longer than
+ * any password check, short enough that a crash does not hold an account for long.
+ */
+const INFLIGHT_TTL_MS = 60_000;
 
 export function createLoginThrottle(opts: {
   counters: Pick<Counters, 'add' | 'get' | 'rate'>;
@@ -93,47 +107,84 @@ export function createLoginThrottle(opts: {
     }
   }
 
+  type Subject = ReturnType<typeof subjects>[number];
+
+  /**
+   * Throws 429 while a subject must wait. `inflight[i]`, when given, is the number of attempts on
+   * subject i running now, this one included: each may still fail, so past the free failures a
+   * second concurrent attempt is refused until the first is settled.
+   */
+  async function refuseIfWaiting(subs: readonly Subject[], inflight?: readonly number[]): Promise<void> {
+    const counts = await counters.get(subs.map((s) => `login:fail:${s.key}`));
+    // Cost 0: only reads each bucket (the lock, and the wait the current count imposes).
+    const specs: RateSpec[] = [];
+    let retryMs = 0;
+    for (const [i, s] of subs.entries()) {
+      specs.push({ key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 0 });
+      const n = counts[i] ?? 0;
+      const delay = delayAfter(n, s.lockAfter, s.free);
+      if (delay > 0) specs.push({ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 0 });
+      const others = Math.max(0, (inflight?.[i] ?? 1) - 1);
+      if (others > 0 && delayAfter(n + others, s.lockAfter, s.free) > 0) retryMs = Math.max(retryMs, 1000);
+    }
+    for (const outcome of (await counters.rate(specs)).outcomes) {
+      if (outcome.remaining < 1) retryMs = Math.max(retryMs, outcome.resetMs);
+    }
+    if (retryMs > 0) {
+      const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
+      throw new PortcullisError('too_many_login_failures', {
+        vars: { retryAfter },
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+  }
+
+  const inflightKey = (s: Subject): string => `login:inflight:${s.key}`;
+  const release = (subs: readonly Subject[]): Promise<unknown> =>
+    Promise.all(subs.map((s) => counters.add(inflightKey(s), -1, INFLIGHT_TTL_MS)));
+
+  async function recordFailure(subs: readonly Subject[], clientIp: string): Promise<void> {
+    for (const s of subs) {
+      const n = await counters.add(`login:fail:${s.key}`, 1, policy.windowMs);
+      const delay = delayAfter(n, s.lockAfter, s.free);
+      if (delay > 0)
+        await counters.rate([{ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 1 }]);
+      if (n < s.lockAfter) continue;
+      // Charging the lock succeeds only when none is running: that failure starts a new lock.
+      const lock = await counters.rate([
+        { key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 1 },
+      ]);
+      if (lock.allowed) opts.onLocked?.({ subject: s.kind, failures: n, lockMs: policy.lockMs, clientIp });
+    }
+  }
+
   return {
-    check: (email, clientIp) =>
-      guarded(async () => {
-        const subs = subjects(email, clientIp);
-        const counts = await counters.get(subs.map((s) => `login:fail:${s.key}`));
-        // Cost 0: only reads each bucket (the lock, and the wait the current count imposes).
-        const specs: RateSpec[] = [];
-        for (const [i, s] of subs.entries()) {
-          specs.push({ key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 0 });
-          const n = counts[i] ?? 0;
-          const delay = delayAfter(n, s.lockAfter, s.free);
-          if (delay > 0) specs.push({ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 0 });
+    async attempt(email, clientIp, verify) {
+      const subs = subjects(email, clientIp);
+      await guarded(async () => {
+        const inflight = await Promise.all(subs.map((s) => counters.add(inflightKey(s), 1, INFLIGHT_TTL_MS)));
+        try {
+          await refuseIfWaiting(subs, inflight);
+        } catch (err) {
+          await release(subs).catch(() => undefined);
+          throw err;
         }
-        let retryMs = 0;
-        for (const outcome of (await counters.rate(specs)).outcomes) {
-          if (outcome.remaining < 1) retryMs = Math.max(retryMs, outcome.resetMs);
-        }
-        if (retryMs > 0) {
-          const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
-          throw new PortcullisError('too_many_login_failures', {
-            vars: { retryAfter },
-            headers: { 'retry-after': String(retryAfter) },
-          });
-        }
-      }),
-    fail: (email, clientIp) =>
-      guarded(async () => {
-        for (const s of subjects(email, clientIp)) {
-          const n = await counters.add(`login:fail:${s.key}`, 1, policy.windowMs);
-          const delay = delayAfter(n, s.lockAfter, s.free);
-          if (delay > 0)
-            await counters.rate([{ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 1 }]);
-          if (n < s.lockAfter) continue;
-          // Charging the lock succeeds only when none is running: that failure starts a new lock.
-          const lock = await counters.rate([
-            { key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 1 },
-          ]);
-          if (lock.allowed)
-            opts.onLocked?.({ subject: s.kind, failures: n, lockMs: policy.lockMs, clientIp });
-        }
-      }),
+      });
+      let ok: boolean;
+      try {
+        ok = await verify();
+      } catch (err) {
+        await release(subs).catch(() => undefined);
+        throw err;
+      }
+      await guarded(async () => {
+        if (!ok) await recordFailure(subs, clientIp);
+        await release(subs);
+      });
+      return ok;
+    },
+    check: (email, clientIp) => guarded(() => refuseIfWaiting(subjects(email, clientIp))),
+    fail: (email, clientIp) => guarded(() => recordFailure(subjects(email, clientIp), clientIp)),
     succeed: (email) =>
       guarded(async () => {
         const key = `login:fail:${subjects(email, '0.0.0.0')[0].key}`;

@@ -215,14 +215,12 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
     code: string | undefined,
     ctx: AuditContext,
   ) {
-    await throttle.check(user.email, ctx.clientIp ?? '');
-    const passwordOk = await verifyPassword(user.password_hash, password);
-    // As at login: the code is checked (and spent) only after a right password.
-    const mfaOk = passwordOk && (user.mfa_enabled_at === null || (await secondFactor(user, code, ctx)));
-    if (!passwordOk || !mfaOk) {
-      await throttle.fail(user.email, ctx.clientIp ?? '');
-      throw invalidCredentials();
-    }
+    const ok = await throttle.attempt(user.email, ctx.clientIp ?? '', async () => {
+      const passwordOk = await verifyPassword(user.password_hash, password);
+      // As at login: the code is checked (and spent) only after a right password.
+      return passwordOk && (user.mfa_enabled_at === null || (await secondFactor(user, code, ctx)));
+    });
+    if (!ok) throw invalidCredentials();
   }
 
   const service: IdentityService = {
@@ -233,23 +231,26 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
 
     async login(input, ctx) {
       const clientIp = ctx.clientIp ?? '';
-      await throttle.check(input.email, clientIp);
-      const user = await users.findByEmail(input.email);
-      let ok = false;
-      if (user) {
+      // Set inside the throttled attempt (a closure assignment TypeScript cannot follow).
+      const found: { user?: UserRecord } = {};
+      const ok = await throttle.attempt(input.email, clientIp, async () => {
+        const user = await users.findByEmail(input.email);
+        found.user = user;
+        if (!user) {
+          await burnPasswordTime(input.password);
+          await spendCodeTime(input.code);
+          return false;
+        }
         const passwordOk = await verifyPassword(user.password_hash, input.password);
         // The code is checked only after a right password, so a guessed password cannot spend codes;
         // the answer is the same either way.
         const mfaOk =
           passwordOk && (user.mfa_enabled_at === null || (await secondFactor(user, input.code, ctx)));
         if (!passwordOk) await spendCodeTime(input.code);
-        ok = passwordOk && mfaOk && user.disabled_at === null;
-      } else {
-        await burnPasswordTime(input.password);
-        await spendCodeTime(input.code);
-      }
+        return passwordOk && mfaOk && user.disabled_at === null;
+      });
+      const user = found.user;
       if (!user || !ok) {
-        await throttle.fail(input.email, clientIp);
         deps.note({
           ...ctx,
           actor: user?.id ?? null,
@@ -394,19 +395,22 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         throw new IdentityError('mfa_conflict', 'no enrolment to confirm: start one with /auth/mfa/enroll');
       }
       // Throttled like every other code check: a wrong guess counts, a locked account waits.
-      await throttle.check(user.email, ctx.clientIp ?? '');
-      const secret = await vault.get(user.mfa_secret_id, MFA_SECRET_PURPOSE);
-      const result = verifyTotp({ secret, code: code.replace(/\s+/g, ''), now: clock.now(), lastStep: 0 });
-      if (!result.ok) {
-        await throttle.fail(user.email, ctx.clientIp ?? '');
-        throw invalidCredentials();
-      }
+      const secretId = user.mfa_secret_id;
+      const checked: { step?: number } = {};
+      const ok = await throttle.attempt(user.email, ctx.clientIp ?? '', async () => {
+        const secret = await vault.get(secretId, MFA_SECRET_PURPOSE);
+        const result = verifyTotp({ secret, code: code.replace(/\s+/g, ''), now: clock.now(), lastStep: 0 });
+        if (result.ok) checked.step = result.step;
+        return result.ok;
+      });
+      const step = checked.step;
+      if (!ok || step === undefined) throw invalidCredentials();
       const codes = newRecoveryCodes(10);
       const rows = await recoveryRows(user.id, codes);
       await audit.record(
         who(ctx, user.id),
         async (tx) => {
-          await users.inTx(tx).enableMfa(user.id, result.step);
+          await users.inTx(tx).enableMfa(user.id, step);
           await users.inTx(tx).replaceRecoveryCodes(user.id, rows);
         },
         () => ({ action: 'mfa.enabled', target: user.id, details: { recoveryCodes: codes.length } }),
@@ -526,20 +530,21 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       const clientIp = ctx.clientIp ?? '';
       const invitation = await invitations.findPending(input.token);
       if (!invitation) throw new PortcullisError('invalid_invitation');
-      await throttle.check(invitation.email, clientIp);
       const existing = await users.findByEmail(invitation.email);
       let hash: string | undefined;
       if (existing) {
         // Joining with an existing account proves it is theirs exactly as a login does: its
         // password and, when MFA is on, a code — else an invitation would be a way around MFA.
-        const passwordOk = await verifyPassword(existing.password_hash, input.password);
-        const mfaOk =
-          passwordOk && (existing.mfa_enabled_at === null || (await secondFactor(existing, input.code, ctx)));
-        if (!passwordOk || !mfaOk || existing.disabled_at !== null) {
-          await throttle.fail(invitation.email, clientIp);
-          throw invalidCredentials();
-        }
+        const ok = await throttle.attempt(invitation.email, clientIp, async () => {
+          const passwordOk = await verifyPassword(existing.password_hash, input.password);
+          const mfaOk =
+            passwordOk &&
+            (existing.mfa_enabled_at === null || (await secondFactor(existing, input.code, ctx)));
+          return mfaOk && existing.disabled_at === null;
+        });
+        if (!ok) throw invalidCredentials();
       } else {
+        await throttle.check(invitation.email, clientIp);
         policyOrThrow(input.password, invitation.email, input.name);
         hash = await hashPassword(input.password);
       }
@@ -573,11 +578,10 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
   };
 
   async function reauthenticateWithoutCode(user: UserRecord, password: string, ctx: AuditContext) {
-    await throttle.check(user.email, ctx.clientIp ?? '');
-    if (!(await verifyPassword(user.password_hash, password))) {
-      await throttle.fail(user.email, ctx.clientIp ?? '');
-      throw invalidCredentials();
-    }
+    const ok = await throttle.attempt(user.email, ctx.clientIp ?? '', () =>
+      verifyPassword(user.password_hash, password),
+    );
+    if (!ok) throw invalidCredentials();
   }
 
   async function revokeAllIn(
