@@ -11,9 +11,16 @@ import {
   loadModel,
   predict,
 } from './injection-model.ts';
-import { INJECTION_PATTERNS, type InjectionCategory, ROT13_GATE } from './injection-patterns.ts';
+import {
+  INJECTION_PATTERNS,
+  type InjectionCategory,
+  type InjectionPattern,
+  ROT13_GATE,
+} from './injection-patterns.ts';
+import { createKeywordMatcher } from './keywords.ts';
 import modelFile from './models/injection.json' with { type: 'json' };
 import { type NormalizeFlags, type NormalizeOptions, normalize } from './normalize.ts';
+import { requiredLiterals } from './regex-literals.ts';
 
 export type { InjectionCategory } from './injection-patterns.ts';
 
@@ -67,10 +74,54 @@ function obfuscationFlags(f: NormalizeFlags): InjectionFlag[] {
   return out;
 }
 
+/**
+ * Runs a pattern set over a text, skipping the patterns that cannot match: each pattern's required
+ * literals (regex-literals.ts) go into one keyword automaton, so one pass over the text tells
+ * which patterns have what they need; only those run. Patterns without a derivable literal always
+ * run. Matching results are exactly those of running every pattern (pinned by a test).
+ */
+export interface PatternMatcher {
+  /** Calls `onMatch` for each pattern that matches `text`, in pattern order. */
+  match(text: string, onMatch: (pattern: InjectionPattern) => void): void;
+}
+
+export function createPatternMatcher(patterns: readonly InjectionPattern[]): PatternMatcher {
+  const always: number[] = [];
+  const words: string[] = [];
+  const ids: number[] = [];
+  patterns.forEach((pattern, i) => {
+    if (pattern.re.flags.includes('g') || pattern.re.flags.includes('y'))
+      throw new Error('injection patterns must not be global or sticky (test() would keep state)');
+    const literals = requiredLiterals(pattern.re.source);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
+    if (!literals || literals.some((l) => !/^[\x00-\x7f]+$/.test(l))) always.push(i);
+    else
+      for (const l of literals) {
+        words.push(l);
+        ids.push(i);
+      }
+  });
+  const keywords = createKeywordMatcher(words, ids);
+  const hit = new Uint32Array(patterns.length);
+  let mark = 0;
+  return {
+    match(text, onMatch) {
+      mark = mark === 0xffffffff ? 1 : mark + 1;
+      if (mark === 1) hit.fill(0);
+      for (const i of always) hit[i] = mark;
+      keywords.scan(text, hit, mark);
+      for (let i = 0; i < patterns.length; i++) {
+        if (hit[i] === mark && patterns[i]!.re.test(text)) onMatch(patterns[i]!);
+      }
+    },
+  };
+}
+
 export function createInjectionScorer(options: InjectionScorerOptions = {}): InjectionScorer {
   const model: InjectionModel = loadModel(options.model ?? (modelFile as InjectionModelFile));
   const statisticalAt = options.statisticalCategoryAt ?? 0.8;
   const featurizer = createFeaturizer(model.dim);
+  const patterns = createPatternMatcher(INJECTION_PATTERNS);
   const scorer: InjectionScorer = {
     score(text: string): InjectionResult {
       const n = normalize(text, options.normalize);
@@ -78,12 +129,10 @@ export function createInjectionScorer(options: InjectionScorerOptions = {}): Inj
       const best = new Map<InjectionCategory, number>();
       const hit = (view: string): boolean => {
         let any = false;
-        for (const p of INJECTION_PATTERNS) {
-          if (p.re.test(view)) {
-            any = true;
-            if ((best.get(p.category) ?? 0) < p.weight) best.set(p.category, p.weight);
-          }
-        }
+        patterns.match(view, (p) => {
+          any = true;
+          if ((best.get(p.category) ?? 0) < p.weight) best.set(p.category, p.weight);
+        });
         return any;
       };
       hit(n.text);
