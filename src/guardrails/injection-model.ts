@@ -9,8 +9,13 @@
  */
 
 export interface InjectionModelFile {
-  /** 2: word 1-2-grams + char 3-5-grams (FEATURE_SET). Version 1 files (char 4-grams) are refused. */
-  version: 2;
+  /**
+   * 2: word 1-2-grams + char 3-5-grams. 3: word 1-2-grams + the char n-grams in `charGrams`.
+   * Version 1 files are refused.
+   */
+  version: 2 | 3;
+  /** Character n-gram sizes (version 3). */
+  charGrams?: number[];
   /** Number of hash buckets (a power of two). */
   dim: number;
   bias: number;
@@ -23,24 +28,32 @@ export interface InjectionModelFile {
 
 export interface InjectionModel {
   dim: number;
+  charGrams: readonly number[];
   bias: number;
   weights: Float32Array;
+  /** The int8 weights as shipped, and their scale: what `probability` sums (a quarter of the memory). */
+  quantized: Int8Array;
+  scale: number;
 }
 
-export const FEATURE_SET = 'word unigrams + bigrams, char 3/4/5-grams, FNV-1a hashed';
+export const featureSet = (charGrams: readonly number[]): string =>
+  `word unigrams + bigrams, char ${charGrams.join('/')}-grams, FNV-1a hashed`;
 
 /** Features looked at: the first part of a long text and its end (where jailbreaks put the ask). */
 export const FEATURE_HEAD_CHARS = 6_000;
 export const FEATURE_TAIL_CHARS = 2_000;
 
 export function loadModel(file: InjectionModelFile): InjectionModel {
-  if (file.version !== 2) throw new Error('injection model: unsupported version (retrain)');
+  if (file.version !== 2 && file.version !== 3)
+    throw new Error('injection model: unsupported version (retrain)');
+  const charGrams = file.version === 2 ? [3, 4, 5] : (file.charGrams ?? []);
   const q = Buffer.from(file.weights, 'base64');
   if (q.length !== file.dim || (file.dim & (file.dim - 1)) !== 0)
     throw new Error('injection model: weight count does not match dim');
+  const quantized = new Int8Array(q.buffer.slice(q.byteOffset, q.byteOffset + q.length));
   const weights = new Float32Array(file.dim);
-  for (let i = 0; i < file.dim; i++) weights[i] = ((q[i]! << 24) >> 24) * file.scale;
-  return { dim: file.dim, bias: file.bias, weights };
+  for (let i = 0; i < file.dim; i++) weights[i] = quantized[i]! * file.scale;
+  return { dim: file.dim, charGrams, bias: file.bias, weights, quantized, scale: file.scale };
 }
 
 const FNV_PRIME = 0x01000193;
@@ -61,22 +74,42 @@ export interface Featurizer {
    * buffer reused by the next call: copy it to keep it.
    */
   features(text: string): Uint32Array;
+  /**
+   * The model's probability for a normalised text, summing the int8 weights of its distinct
+   * features as they are found: `predict(model, features(text))` without the index array.
+   */
+  probability(model: InjectionModel, text: string): number;
 }
 
 /**
  * Feature extraction without per-call allocation beyond the result view: a stamp array marks the
  * buckets already taken in this call (cheaper than a Set), and hashes are computed in place.
  */
-export function createFeaturizer(dim: number): Featurizer {
+export function createFeaturizer(dim: number, charGrams: readonly number[] = [3, 4, 5]): Featurizer {
+  if (charGrams.length === 0 || charGrams.some((n) => !Number.isInteger(n) || n < 1 || n > 8))
+    throw new Error('injection model: character n-gram sizes must be integers from 1 to 8');
+  const minGram = Math.min(...charGrams);
+  const maxGram = Math.max(...charGrams);
+  let gramMask = 0;
+  for (const n of charGrams) gramMask |= 1 << n;
   const mask = dim - 1;
-  const stamps = new Uint32Array(dim);
+  // One byte per bucket (cleared every 255 calls): a quarter of the cache a Uint32Array would take.
+  const stamps = new Uint8Array(dim);
   let stamp = 0;
   let out = new Uint32Array(4096);
   let n = 0;
+  // When set, add() sums these weights instead of collecting indices.
+  let summing: Int8Array | null = null;
+  let sum = 0;
   const add = (h: number): void => {
     const k = h & mask;
     if (stamps[k] === stamp) return;
     stamps[k] = stamp;
+    if (summing !== null) {
+      sum += summing[k]!;
+      n++;
+      return;
+    }
     if (n === out.length) {
       const grown = new Uint32Array(out.length * 2);
       grown.set(out);
@@ -84,52 +117,67 @@ export function createFeaturizer(dim: number): Featurizer {
     }
     out[n++] = k;
   };
+  function scan(text: string): void {
+    const s =
+      text.length > FEATURE_HEAD_CHARS + FEATURE_TAIL_CHARS
+        ? `${text.slice(0, FEATURE_HEAD_CHARS)} ${text.slice(text.length - FEATURE_TAIL_CHARS)}`
+        : text;
+    stamp = (stamp + 1) & 0xff;
+    if (stamp === 0) {
+      stamps.fill(0);
+      stamp = 1;
+    }
+    n = 0;
+    const len = s.length;
+    // Words and word bigrams.
+    let prev = -1;
+    let h = SEED_WORD;
+    let inWord = false;
+    for (let i = 0; i <= len; i++) {
+      const c = i < len ? s.charCodeAt(i) : 32;
+      if (i < len && isWordChar(c, s, i)) {
+        h = Math.imul(h ^ c, FNV_PRIME);
+        inWord = true;
+      } else if (inWord) {
+        const w = h >>> 0;
+        add(w);
+        if (prev >= 0) add(Math.imul(prev ^ SEED_BIGRAM, FNV_PRIME) ^ w);
+        prev = w;
+        h = SEED_WORD;
+        inWord = false;
+      }
+    }
+    // Character n-grams: the FNV state after n characters from each start, for each n chosen.
+    for (let i = 0; i + minGram <= len; i++) {
+      let g = SEED_CHAR;
+      for (let j = 0; j < maxGram && i + j < len; j++) {
+        g = Math.imul(g ^ s.charCodeAt(i + j), FNV_PRIME);
+        if ((gramMask >>> (j + 1)) & 1) add(g);
+      }
+    }
+  }
   return {
     features(text: string): Uint32Array {
-      const s =
-        text.length > FEATURE_HEAD_CHARS + FEATURE_TAIL_CHARS
-          ? `${text.slice(0, FEATURE_HEAD_CHARS)} ${text.slice(text.length - FEATURE_TAIL_CHARS)}`
-          : text;
-      stamp = (stamp + 1) >>> 0;
-      if (stamp === 0) {
-        stamps.fill(0);
-        stamp = 1;
-      }
-      n = 0;
-      const len = s.length;
-      // Words and word bigrams.
-      let prev = -1;
-      let h = SEED_WORD;
-      let inWord = false;
-      for (let i = 0; i <= len; i++) {
-        const c = i < len ? s.charCodeAt(i) : 32;
-        if (i < len && isWordChar(c, s, i)) {
-          h = Math.imul(h ^ c, FNV_PRIME);
-          inWord = true;
-        } else if (inWord) {
-          const w = h >>> 0;
-          add(w);
-          if (prev >= 0) add(Math.imul(prev ^ SEED_BIGRAM, FNV_PRIME) ^ w);
-          prev = w;
-          h = SEED_WORD;
-          inWord = false;
-        }
-      }
-      // Character 3-, 4- and 5-grams: the FNV state after 3, 4 and 5 characters from each start.
-      for (let i = 0; i + 3 <= len; i++) {
-        let g = SEED_CHAR;
-        g = Math.imul(g ^ s.charCodeAt(i), FNV_PRIME);
-        g = Math.imul(g ^ s.charCodeAt(i + 1), FNV_PRIME);
-        g = Math.imul(g ^ s.charCodeAt(i + 2), FNV_PRIME);
-        add(g);
-        if (i + 4 > len) continue;
-        g = Math.imul(g ^ s.charCodeAt(i + 3), FNV_PRIME);
-        add(g);
-        if (i + 5 > len) continue;
-        g = Math.imul(g ^ s.charCodeAt(i + 4), FNV_PRIME);
-        add(g);
-      }
+      summing = null;
+      scan(text);
       return out.subarray(0, n);
+    },
+    probability(model: InjectionModel, text: string): number {
+      if (
+        model.dim !== dim ||
+        model.charGrams.some((g) => ((gramMask >>> g) & 1) === 0) ||
+        model.charGrams.length !== charGrams.length
+      )
+        throw new Error('injection model: featurizer built for another model');
+      summing = model.quantized;
+      sum = 0;
+      try {
+        scan(text);
+      } finally {
+        summing = null;
+      }
+      const z = n === 0 ? model.bias : model.bias + (sum * model.scale) / Math.sqrt(n);
+      return 1 / (1 + Math.exp(-z));
     },
   };
 }

@@ -38,8 +38,24 @@ const p = (category: InjectionCategory, weight: number, source: string): Injecti
  * Words at least one of which a text needs before the ROT13 view is worth matching: ROT13 of
  * ordinary text never contains them, so this one scan spares the full pattern set.
  */
-export const ROT13_GATE =
-  /\b(?:ignore|disregard|forget|instructions?|system|prompt|reveal|previous|jailbreak|dan|developer|bypass|override|rules)\b/;
+export const ROT13_GATE_WORDS = [
+  'ignore',
+  'disregard',
+  'forget',
+  'instruction',
+  'instructions',
+  'system',
+  'prompt',
+  'reveal',
+  'previous',
+  'jailbreak',
+  'dan',
+  'developer',
+  'bypass',
+  'override',
+  'rules',
+] as const;
+export const ROT13_GATE = new RegExp(`\\b(?:${ROT13_GATE_WORDS.join('|')})\\b`);
 
 export const INJECTION_PATTERNS: readonly InjectionPattern[] = [
   // instruction override

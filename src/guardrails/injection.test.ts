@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createInjectionScorer } from './injection.ts';
+import { createFeaturizer, type InjectionModelFile, loadModel, predict } from './injection-model.ts';
 import modelFile from './models/injection.json' with { type: 'json' };
 import { DEFAULT_POLICY } from './policy.ts';
 
@@ -97,4 +98,17 @@ test('scoring a 1 KB prompt costs well under a millisecond', () => {
   const t = performance.now();
   for (let i = 0; i < 500; i++) scorer.score(text);
   assert.ok((performance.now() - t) / 500 < 1);
+});
+
+test('the fused model probability equals predict() over the feature indices', () => {
+  const model = loadModel(modelFile as InjectionModelFile);
+  const featurizer = createFeaturizer(model.dim, model.charGrams);
+  // More calls than the 255 one-byte stamps, so the stamp wrap-around is crossed too.
+  for (let round = 0; round < 4; round++) {
+    for (const f of fixtures) {
+      const text = f.text.toLowerCase();
+      const want = predict(model, featurizer.features(text));
+      assert.ok(Math.abs(featurizer.probability(model, text) - want) < 1e-6, f.text);
+    }
+  }
 });

@@ -9,17 +9,17 @@ import {
   type InjectionModel,
   type InjectionModelFile,
   loadModel,
-  predict,
 } from './injection-model.ts';
 import {
   INJECTION_PATTERNS,
   type InjectionCategory,
   type InjectionPattern,
   ROT13_GATE,
+  ROT13_GATE_WORDS,
 } from './injection-patterns.ts';
 import { createKeywordMatcher } from './keywords.ts';
 import modelFile from './models/injection.json' with { type: 'json' };
-import { type NormalizeFlags, type NormalizeOptions, normalize } from './normalize.ts';
+import { type NormalizeFlags, type NormalizeOptions, normalize, rot13 } from './normalize.ts';
 import { requiredLiterals } from './regex-literals.ts';
 
 export type { InjectionCategory } from './injection-patterns.ts';
@@ -60,6 +60,8 @@ export interface InjectionScorer {
 
 /** Weight of hidden text on its own: invisible instructions have no benign use in a prompt. */
 const HIDDEN_TEXT_WEIGHT = 0.9;
+/** The gate words as they read in ROT13: tested on the plain view, so the ROT13 view is built only when it can matter. */
+const ROT13_GATE_ENCODED = new RegExp(`\\b(?:${ROT13_GATE_WORDS.map((w) => rot13(w)).join('|')})\\b`);
 const FULL_MODEL_WEIGHT_CHARS = 400;
 
 function obfuscationFlags(f: NormalizeFlags): InjectionFlag[] {
@@ -120,7 +122,7 @@ export function createPatternMatcher(patterns: readonly InjectionPattern[]): Pat
 export function createInjectionScorer(options: InjectionScorerOptions = {}): InjectionScorer {
   const model: InjectionModel = loadModel(options.model ?? (modelFile as InjectionModelFile));
   const statisticalAt = options.statisticalCategoryAt ?? 0.8;
-  const featurizer = createFeaturizer(model.dim);
+  const featurizer = createFeaturizer(model.dim, model.charGrams);
   const patterns = createPatternMatcher(INJECTION_PATTERNS);
   const scorer: InjectionScorer = {
     score(text: string): InjectionResult {
@@ -140,7 +142,8 @@ export function createInjectionScorer(options: InjectionScorerOptions = {}): Inj
       for (const d of n.decoded) hit(d);
       if (n.hidden) hit(n.hidden);
       // ROT13 only counts if it reads as an attack; plain text seen through ROT13 is noise.
-      if (best.size === 0 && ROT13_GATE.test(n.rot13) && hit(n.rot13)) flags.push('rot13');
+      if (best.size === 0 && ROT13_GATE_ENCODED.test(n.text) && ROT13_GATE.test(n.rot13) && hit(n.rot13))
+        flags.push('rot13');
       if (n.flags.hiddenText) best.set('hidden_text', HIDDEN_TEXT_WEIGHT);
 
       // Independent-evidence combination of the families: two weak signals make a strong one.
@@ -152,7 +155,7 @@ export function createInjectionScorer(options: InjectionScorerOptions = {}): Inj
       }
       // The model learnt from mostly long jailbreaks; on short texts it is less reliable, so its
       // vote ramps from half weight (empty) to full weight at FULL_MODEL_WEIGHT_CHARS.
-      const raw = predict(model, featurizer.features(n.leet));
+      const raw = featurizer.probability(model, n.leet);
       const modelScore = raw * (0.5 + 0.5 * Math.min(1, n.text.length / FULL_MODEL_WEIGHT_CHARS));
       // The model votes fully when it is sure, and only as a nudge when a pattern already fired.
       const score = 1 - keep * (1 - modelScore * (best.size > 0 ? 0.5 : 1));

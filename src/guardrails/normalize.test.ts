@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { normalize } from './normalize.ts';
+import { base64Runs, normalize } from './normalize.ts';
 
 const tags = (s: string): string =>
   [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
@@ -82,4 +82,30 @@ test('linear time on adversarial input', () => {
   const t = performance.now();
   normalize(evil);
   assert.ok(performance.now() - t < 200);
+});
+
+test('base64 runs are exactly what the regular expression finds', () => {
+  const re = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g;
+  const alphabet = 'aZ9+/_-=  .é\n';
+  let seed = 11;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  for (let n = 0; n < 3_000; n++) {
+    let text = '';
+    const length = Math.floor(random() * 120);
+    for (let i = 0; i < length; i++) {
+      // Long stretches of base64 characters, so runs of 16+ are common.
+      text +=
+        random() < 0.9
+          ? 'aZ9+/_-'[Math.floor(random() * 7)]
+          : alphabet[Math.floor(random() * alphabet.length)];
+    }
+    assert.deepEqual(
+      base64Runs(text),
+      [...text.matchAll(re)].map((m) => m[0]),
+      text,
+    );
+  }
 });

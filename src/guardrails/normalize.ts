@@ -230,7 +230,7 @@ function foldLeet(s: string, flags: NormalizeFlags): string {
   });
 }
 
-function rot13(s: string): string {
+export function rot13(s: string): string {
   if (ASCII.test(s)) {
     // Byte-wise on a Buffer: several times faster than building a string per character.
     const buf = Buffer.from(s, 'latin1');
@@ -259,7 +259,35 @@ function readable(buf: Buffer): string | null {
   return printable / n > 0.95 && letters / n > 0.5 ? text : null;
 }
 
-const BASE64_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g;
+/** Characters of base64 and base64url. */
+const BASE64_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
+  BASE64_CHAR[c.charCodeAt(0)] = 1;
+const BASE64_MIN_RUN = 16;
+
+/**
+ * Maximal runs of at least 16 base64 characters, each with up to two `=` after it: what
+ * `/(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g` finds, in one pass without a regex
+ * attempt at every letter of ordinary text.
+ */
+export function base64Runs(s: string): string[] {
+  const runs: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (c < 128 && BASE64_CHAR[c] === 1) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start >= 0 && i - start >= BASE64_MIN_RUN) {
+      let end = i;
+      while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
+      runs.push(s.slice(start, end));
+    }
+    start = -1;
+  }
+  return runs;
+}
 const HEX_RUN = /(?<![0-9a-fA-F])(?:(?:\\x|0x)?[0-9a-fA-F]{2}[\s,:]?){8,}/g;
 const URL_RUN = /(?:%[0-9a-fA-F]{2}){6,}/g;
 
@@ -271,9 +299,8 @@ function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: Norm
     if (!flags.encoded.includes(kind)) flags.encoded.push(kind);
   };
   const cap = opts.maxDecodedChars * 2;
-  for (const m of s.matchAll(BASE64_RUN)) {
+  for (const run of base64Runs(s)) {
     if (out.length >= opts.maxDecoded) break;
-    const run = m[0];
     // Words and identifiers are not payloads: need mixed case or digits, like real base64.
     if (!/[0-9+/=]/.test(run) && !(/[a-z]/.test(run) && /[A-Z]/.test(run))) continue;
     add(
@@ -330,10 +357,15 @@ export function normalize(input: string, options: NormalizeOptions = {}): Normal
   flags.compatibilityForms = nfkc !== visible;
   const text = foldView(nfkc, flags);
   const decoded = decodePayloads(nfkc, opts, flags).map((d) => foldView(d.normalize('NFKC'), null));
+  let rotated: string | undefined;
   return {
     text,
     leet: foldLeet(text, flags),
-    rot13: rot13(text.slice(0, opts.maxRot13Chars)),
+    // Computed when first read: most texts never need it (injection.ts gates it on ROT13 words).
+    get rot13() {
+      rotated ??= rot13(text.slice(0, opts.maxRot13Chars));
+      return rotated;
+    },
     decoded,
     hidden: foldView(hidden.normalize('NFKC'), null),
     flags,
