@@ -61,11 +61,18 @@ const SEED_WORD = 0x811c9dc5;
 const SEED_BIGRAM = 0x2e1f6b3d;
 const SEED_CHAR = 0x5bd1e995;
 const NON_ASCII_WORD = /[\p{L}\p{N}]/u;
+/** Whether a UTF-16 unit above U+007F is a letter or digit: 0 not yet known, 1 no, 2 yes. */
+const nonAsciiWord = new Uint8Array(0x10000);
 
 /** Word characters: letters, digits and the apostrophe (lower-cased input). */
-function isWordChar(c: number, s: string, i: number): boolean {
+function isWordChar(c: number): boolean {
   if (c < 128) return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39 || (c >= 65 && c <= 90);
-  return NON_ASCII_WORD.test(s[i]!);
+  let known = nonAsciiWord[c]!;
+  if (known === 0) {
+    known = NON_ASCII_WORD.test(String.fromCharCode(c)) ? 2 : 1;
+    nonAsciiWord[c] = known;
+  }
+  return known === 2;
 }
 
 export interface Featurizer {
@@ -74,16 +81,15 @@ export interface Featurizer {
    * buffer reused by the next call: copy it to keep it.
    */
   features(text: string): Uint32Array;
-  /**
-   * The model's probability for a normalised text, summing the int8 weights of its distinct
-   * features as they are found: `predict(model, features(text))` without the index array.
-   */
+  /** The model's probability for a normalised text: `predict(model, features(text))`, int8 weights. */
   probability(model: InjectionModel, text: string): number;
 }
 
 /**
- * Feature extraction without per-call allocation beyond the result view: a stamp array marks the
- * buckets already taken in this call (cheaper than a Set), and hashes are computed in place.
+ * Feature extraction without per-call allocation: a stamp array marks the buckets already taken
+ * in this call (cheaper than a Set), hashes are computed in place, and the index buffer holds
+ * `dim` entries — distinct buckets can never be more — so it never grows. The loop keeps its
+ * state in locals (no closure), which is what makes it cheap.
  */
 export function createFeaturizer(dim: number, charGrams: readonly number[] = [3, 4, 5]): Featurizer {
   if (charGrams.length === 0 || charGrams.some((n) => !Number.isInteger(n) || n < 1 || n > 8))
@@ -96,28 +102,9 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
   // One byte per bucket (cleared every 255 calls): a quarter of the cache a Uint32Array would take.
   const stamps = new Uint8Array(dim);
   let stamp = 0;
-  let out = new Uint32Array(4096);
-  let n = 0;
-  // When set, add() sums these weights instead of collecting indices.
-  let summing: Int8Array | null = null;
-  let sum = 0;
-  const add = (h: number): void => {
-    const k = h & mask;
-    if (stamps[k] === stamp) return;
-    stamps[k] = stamp;
-    if (summing !== null) {
-      sum += summing[k]!;
-      n++;
-      return;
-    }
-    if (n === out.length) {
-      const grown = new Uint32Array(out.length * 2);
-      grown.set(out);
-      out = grown;
-    }
-    out[n++] = k;
-  };
-  function scan(text: string): void {
+  const out = new Uint32Array(dim);
+
+  function scan(text: string): number {
     const s =
       text.length > FEATURE_HEAD_CHARS + FEATURE_TAIL_CHARS
         ? `${text.slice(0, FEATURE_HEAD_CHARS)} ${text.slice(text.length - FEATURE_TAIL_CHARS)}`
@@ -127,7 +114,9 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
       stamps.fill(0);
       stamp = 1;
     }
-    n = 0;
+    const mark = stamp;
+    let n = 0;
+    let k = 0;
     const len = s.length;
     // Words and word bigrams.
     let prev = -1;
@@ -135,47 +124,72 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
     let inWord = false;
     for (let i = 0; i <= len; i++) {
       const c = i < len ? s.charCodeAt(i) : 32;
-      if (i < len && isWordChar(c, s, i)) {
+      if (i < len && isWordChar(c)) {
         h = Math.imul(h ^ c, FNV_PRIME);
         inWord = true;
       } else if (inWord) {
         const w = h >>> 0;
-        add(w);
-        if (prev >= 0) add(Math.imul(prev ^ SEED_BIGRAM, FNV_PRIME) ^ w);
+        k = w & mask;
+        if (stamps[k] !== mark) {
+          stamps[k] = mark;
+          out[n++] = k;
+        }
+        if (prev >= 0) {
+          k = (Math.imul(prev ^ SEED_BIGRAM, FNV_PRIME) ^ w) & mask;
+          if (stamps[k] !== mark) {
+            stamps[k] = mark;
+            out[n++] = k;
+          }
+        }
         prev = w;
         h = SEED_WORD;
         inWord = false;
       }
     }
     // Character n-grams: the FNV state after n characters from each start, for each n chosen.
+    if (minGram === maxGram) {
+      // One size (the shipped model): no per-length test in the inner loop.
+      for (let i = 0; i + minGram <= len; i++) {
+        let g = SEED_CHAR;
+        for (let j = i; j < i + minGram; j++) g = Math.imul(g ^ s.charCodeAt(j), FNV_PRIME);
+        k = g & mask;
+        if (stamps[k] !== mark) {
+          stamps[k] = mark;
+          out[n++] = k;
+        }
+      }
+      return n;
+    }
     for (let i = 0; i + minGram <= len; i++) {
       let g = SEED_CHAR;
       for (let j = 0; j < maxGram && i + j < len; j++) {
         g = Math.imul(g ^ s.charCodeAt(i + j), FNV_PRIME);
-        if ((gramMask >>> (j + 1)) & 1) add(g);
+        if (((gramMask >>> (j + 1)) & 1) === 0) continue;
+        k = g & mask;
+        if (stamps[k] !== mark) {
+          stamps[k] = mark;
+          out[n++] = k;
+        }
       }
     }
+    return n;
   }
+
   return {
     features(text: string): Uint32Array {
-      summing = null;
-      scan(text);
-      return out.subarray(0, n);
+      return out.subarray(0, scan(text));
     },
     probability(model: InjectionModel, text: string): number {
       if (
         model.dim !== dim ||
-        model.charGrams.some((g) => ((gramMask >>> g) & 1) === 0) ||
-        model.charGrams.length !== charGrams.length
+        model.charGrams.length !== charGrams.length ||
+        model.charGrams.some((g) => ((gramMask >>> g) & 1) === 0)
       )
         throw new Error('injection model: featurizer built for another model');
-      summing = model.quantized;
-      sum = 0;
-      try {
-        scan(text);
-      } finally {
-        summing = null;
-      }
+      const n = scan(text);
+      const q = model.quantized;
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += q[out[i]!]!;
       const z = n === 0 ? model.bias : model.bias + (sum * model.scale) / Math.sqrt(n);
       return 1 / (1 + Math.exp(-z));
     },

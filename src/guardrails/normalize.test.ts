@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { base64Runs, normalize } from './normalize.ts';
+import { base64Runs, mayHoldHexRun, normalize } from './normalize.ts';
 
 const tags = (s: string): string =>
   [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
@@ -108,4 +108,27 @@ test('base64 runs are exactly what the regular expression finds', () => {
       text,
     );
   }
+});
+
+test('the hex prefilter never misses a hex run the regular expression finds', () => {
+  const re = /(?<![0-9a-fA-F])(?:(?:\\x|0x)?[0-9a-fA-F]{2}[\s,:]?){8,}/;
+  const pieces = ['a', 'F', '0', '9', 'e', 'c1', '7b', 'de', 'ad', ' ', ',', ':', '\\x', '0x', 'g', 'z', '\n'];
+  let seed = 5;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  let matched = 0;
+  for (let n = 0; n < 20_000; n++) {
+    let text = '';
+    const length = 10 + Math.floor(random() * 30);
+    for (let i = 0; i < length; i++) text += pieces[Math.floor(random() * pieces.length)];
+    if (re.test(text)) {
+      matched++;
+      assert.ok(mayHoldHexRun(text), text);
+    }
+  }
+  assert.ok(matched > 500, `only ${matched} random texts held a hex run`);
+  assert.equal(mayHoldHexRun('We decided to face a bad day, and a cafe fed us.'), false);
+  assert.equal(mayHoldHexRun('69 67 6e 6f 72 65 20 61'), true);
 });

@@ -289,6 +289,35 @@ export function base64Runs(s: string): string[] {
   return runs;
 }
 const HEX_RUN = /(?<![0-9a-fA-F])(?:(?:\\x|0x)?[0-9a-fA-F]{2}[\s,:]?){8,}/g;
+
+const isHexDigit = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+
+/**
+ * Whether `s` can hold a HEX_RUN match, in one pass: a match is 8+ pairs of adjacent hex digits,
+ * consecutive pairs at most 3 characters apart (a separator and a `\x` or `0x` prefix). Counting
+ * pairs in runs of 2+ hex digits, chained while the gaps stay that short, never misses a match;
+ * ordinary text rarely chains 8, so the regex (an attempt at every a-f letter) rarely runs.
+ */
+export function mayHoldHexRun(s: string): boolean {
+  let run = 0;
+  let gap = 0;
+  let pairs = 0;
+  for (let i = 0; i <= s.length; i++) {
+    if (i < s.length && isHexDigit(s.charCodeAt(i))) {
+      run++;
+      continue;
+    }
+    if (run >= 2) {
+      pairs = gap <= 3 ? pairs + (run >> 1) : run >> 1;
+      if (pairs >= 8) return true;
+      gap = 0;
+    } else gap += run; // a lone digit (the 0 of 0x) is part of the gap
+    run = 0;
+    gap++;
+  }
+  return false;
+}
 const URL_RUN = /(?:%[0-9a-fA-F]{2}){6,}/g;
 
 function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: NormalizeFlags): string[] {
@@ -310,7 +339,7 @@ function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: Norm
       ),
     );
   }
-  for (const m of s.matchAll(HEX_RUN)) {
+  for (const m of mayHoldHexRun(s) ? s.matchAll(HEX_RUN) : []) {
     if (out.length >= opts.maxDecoded) break;
     const hex = m[0].replace(/\\x|0x|[\s,:]/g, '');
     if (hex.length % 2 === 0) add('hex', readable(Buffer.from(hex.slice(0, cap), 'hex')));
