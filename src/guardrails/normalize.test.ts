@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { base64Runs, mayHoldHexRun, normalize } from './normalize.ts';
+import { base64Runs, LEET, mayHoldHexRun, normalize } from './normalize.ts';
 
 const tags = (s: string): string =>
   [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
@@ -112,7 +112,25 @@ test('base64 runs are exactly what the regular expression finds', () => {
 
 test('the hex prefilter never misses a hex run the regular expression finds', () => {
   const re = /(?<![0-9a-fA-F])(?:(?:\\x|0x)?[0-9a-fA-F]{2}[\s,:]?){8,}/;
-  const pieces = ['a', 'F', '0', '9', 'e', 'c1', '7b', 'de', 'ad', ' ', ',', ':', '\\x', '0x', 'g', 'z', '\n'];
+  const pieces = [
+    'a',
+    'F',
+    '0',
+    '9',
+    'e',
+    'c1',
+    '7b',
+    'de',
+    'ad',
+    ' ',
+    ',',
+    ':',
+    '\\x',
+    '0x',
+    'g',
+    'z',
+    '\n',
+  ];
   let seed = 5;
   const random = (): number => {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -131,4 +149,32 @@ test('the hex prefilter never misses a hex run the regular expression finds', ()
   assert.ok(matched > 500, `only ${matched} random texts held a hex run`);
   assert.equal(mayHoldHexRun('We decided to face a bad day, and a cafe fed us.'), false);
   assert.equal(mayHoldHexRun('69 67 6e 6f 72 65 20 61'), true);
+});
+
+test('leetspeak folding matches the word-by-word definition on random text', () => {
+  // The former implementation: a regex over tokens and a callback per token.
+  const reference = (s: string): string =>
+    s.replace(/[a-z0-9@$!|+]{3,}/g, (w) => {
+      if (!/[0-9@$!|+]/.test(w) || !/[a-z]/.test(w)) return w;
+      let o = '';
+      for (const ch of w) o += LEET[ch] ?? ch;
+      return o;
+    });
+  let seed = 3;
+  const random = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
+  const alphabet = 'abeiost013457@$!|+ .,-é2';
+  let folded = 0;
+  for (let n = 0; n < 3_000; n++) {
+    let text = '';
+    const length = Math.floor(random() * 40);
+    for (let i = 0; i < length; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+    text = text.replace(/\s+/g, ' ').trim();
+    const n1 = normalize(text);
+    assert.equal(n1.leet, reference(n1.text), text);
+    if (n1.leet !== n1.text) folded++;
+  }
+  assert.ok(folded > 1_000);
 });

@@ -105,7 +105,7 @@ const HOMOGLYPHS: Record<string, string> = {
   ℓ: 'l',
 };
 
-const LEET: Record<string, string> = {
+export const LEET: Record<string, string> = {
   '0': 'o',
   '1': 'i',
   '3': 'e',
@@ -198,9 +198,9 @@ const HOMOGLYPH_WORD = new RegExp(`\\S*[${Object.keys(HOMOGLYPHS).join('')}]\\S*
 const WHITESPACE = /\s+/g;
 
 /** Lower-case, fold look-alikes, collapse whitespace. Counts folds inside mixed-script words. */
-function foldView(s: string, flags: NormalizeFlags | null): string {
+function foldView(s: string, flags: NormalizeFlags | null, ascii = ASCII.test(s)): string {
   const lower = s.toLowerCase();
-  if (ASCII.test(lower)) return lower.replace(WHITESPACE, ' ').trim();
+  if (ascii) return lower.replace(WHITESPACE, ' ').trim();
   if (flags) {
     for (const m of lower.matchAll(HOMOGLYPH_WORD)) {
       // Only a word that mixes scripts is an attempt to pass for Latin; Russian text is not.
@@ -213,21 +213,47 @@ function foldView(s: string, flags: NormalizeFlags | null): string {
     .trim();
 }
 
-const LEET_WORD = /[a-z0-9@$!|+]{3,}/g;
-const LEET_CHAR = /[0-9@$!|+]/;
+/** 1: a letter a-z; 2: a character leetspeak uses for one (digits, @ $ ! | +); else 0. */
+const LEET_CLASS = new Uint8Array(128);
+for (let c = 97; c <= 122; c++) LEET_CLASS[c] = 1;
+for (const ch of '0123456789@$!|+') LEET_CLASS[ch.charCodeAt(0)] = 2;
 
-/** Fold leetspeak only in tokens that also contain letters: "2024" and "$5" stay as they are. */
-const LEET_HINT = /[a-z][0-9@$!|+]|[0-9@$!|+][a-z]/;
-
+/**
+ * Fold leetspeak only in tokens that also contain letters: "2024" and "$5" stay as they are. A
+ * token is a maximal run of [a-z0-9@$!|+] of 3 or more characters (one pass, no regex callback per
+ * word); a token with both letters and leet characters is read letter for letter.
+ */
 function foldLeet(s: string, flags: NormalizeFlags): string {
-  if (!LEET_HINT.test(s)) return s;
-  return s.replace(LEET_WORD, (w) => {
-    if (!LEET_CHAR.test(w) || !/[a-z]/.test(w)) return w;
-    flags.leet++;
-    let o = '';
-    for (const ch of w) o += LEET[ch] ?? ch;
-    return o;
-  });
+  let out = '';
+  let last = 0;
+  let start = -1;
+  let letters = 0;
+  let leets = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    const kind = c < 128 ? LEET_CLASS[c]! : 0;
+    if (kind !== 0) {
+      if (start < 0) {
+        start = i;
+        letters = 0;
+        leets = 0;
+      }
+      if (kind === 1) letters++;
+      else leets++;
+      continue;
+    }
+    if (start >= 0 && i - start >= 3 && letters > 0 && leets > 0) {
+      flags.leet++;
+      out += s.slice(last, start);
+      for (let j = start; j < i; j++) {
+        const ch = s[j]!;
+        out += LEET[ch] ?? ch;
+      }
+      last = i;
+    }
+    start = -1;
+  }
+  return last === 0 ? s : out + s.slice(last);
 }
 
 export function rot13(s: string): string {
@@ -382,9 +408,10 @@ export function normalize(input: string, options: NormalizeOptions = {}): Normal
   }
   const { visible, hidden } = stripHidden(s, flags);
   flags.hiddenText = hidden.trim().length > 0;
-  const nfkc = ASCII.test(visible) ? visible : visible.normalize('NFKC');
+  const ascii = ASCII.test(visible);
+  const nfkc = ascii ? visible : visible.normalize('NFKC');
   flags.compatibilityForms = nfkc !== visible;
-  const text = foldView(nfkc, flags);
+  const text = foldView(nfkc, flags, ascii);
   const decoded = decodePayloads(nfkc, opts, flags).map((d) => foldView(d.normalize('NFKC'), null));
   let rotated: string | undefined;
   return {
