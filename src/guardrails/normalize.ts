@@ -195,7 +195,12 @@ function stripHidden(input: string, flags: NormalizeFlags): { visible: string; h
 const ASCII = /^[\x00-\x7f]*$/;
 const HOMOGLYPH_RE = new RegExp(`[${Object.keys(HOMOGLYPHS).join('')}]`, 'g');
 const HOMOGLYPH_WORD = new RegExp(`\\S*[${Object.keys(HOMOGLYPHS).join('')}]\\S*`, 'g');
-const WHITESPACE = /\s+/g;
+/**
+ * Whitespace that collapsing changes: a run that starts with anything but a space, or a space
+ * followed by more whitespace. A lone space (most of them) is no match, so ordinary text is not
+ * rebuilt; the result equals `.replace(/\s+/g, ' ')`.
+ */
+const WHITESPACE = /[^\S ]\s*| \s+/g;
 
 /** Lower-case, fold look-alikes, collapse whitespace. Counts folds inside mixed-script words. */
 function foldView(s: string, flags: NormalizeFlags | null, ascii = ASCII.test(s)): string {
@@ -285,65 +290,65 @@ function readable(buf: Buffer): string | null {
   return printable / n > 0.95 && letters / n > 0.5 ? text : null;
 }
 
-/** Characters of base64 and base64url. */
-const BASE64_CHAR = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-')
-  BASE64_CHAR[c.charCodeAt(0)] = 1;
+/** 1: a base64 or base64url character; 3: also a hex digit; else 0. */
+const PAYLOAD_CHAR = new Uint8Array(128);
+for (const c of 'GHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz+/_-') PAYLOAD_CHAR[c.charCodeAt(0)] = 1;
+for (const c of '0123456789abcdefABCDEF') PAYLOAD_CHAR[c.charCodeAt(0)] = 3;
 const BASE64_MIN_RUN = 16;
-
-/**
- * Maximal runs of at least 16 base64 characters, each with up to two `=` after it: what
- * `/(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g` finds, in one pass without a regex
- * attempt at every letter of ordinary text.
- */
-export function base64Runs(s: string): string[] {
-  const runs: string[] = [];
-  let start = -1;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0;
-    if (c < 128 && BASE64_CHAR[c] === 1) {
-      if (start < 0) start = i;
-      continue;
-    }
-    if (start >= 0 && i - start >= BASE64_MIN_RUN) {
-      let end = i;
-      while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
-      runs.push(s.slice(start, end));
-    }
-    start = -1;
-  }
-  return runs;
-}
 const HEX_RUN = /(?<![0-9a-fA-F])(?:(?:\\x|0x)?[0-9a-fA-F]{2}[\s,:]?){8,}/g;
 
-const isHexDigit = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+interface PayloadHints {
+  /**
+   * Maximal runs of at least 16 base64 characters, each with up to two `=` after it: what
+   * `/(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}/g` finds, without a regex attempt at every
+   * letter of ordinary text.
+   */
+  base64: string[];
+  /**
+   * Whether `s` can hold a HEX_RUN match: a match is 8+ pairs of adjacent hex digits, consecutive
+   * pairs at most 3 characters apart (a separator and a `\x` or `0x` prefix). Counting pairs in
+   * runs of 2+ hex digits, chained while the gaps stay that short, never misses a match; ordinary
+   * text rarely chains 8, so the regex (an attempt at every a-f letter) rarely runs.
+   */
+  hex: boolean;
+}
 
-/**
- * Whether `s` can hold a HEX_RUN match, in one pass: a match is 8+ pairs of adjacent hex digits,
- * consecutive pairs at most 3 characters apart (a separator and a `\x` or `0x` prefix). Counting
- * pairs in runs of 2+ hex digits, chained while the gaps stay that short, never misses a match;
- * ordinary text rarely chains 8, so the regex (an attempt at every a-f letter) rarely runs.
- */
-export function mayHoldHexRun(s: string): boolean {
+/** One pass over the text for both encodings (each pass over a text costs a few ns a character). */
+function payloadHints(s: string): PayloadHints {
+  const base64: string[] = [];
+  let hex = false;
+  let start = -1;
   let run = 0;
   let gap = 0;
   let pairs = 0;
   for (let i = 0; i <= s.length; i++) {
-    if (i < s.length && isHexDigit(s.charCodeAt(i))) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    const kind = c < 128 ? PAYLOAD_CHAR[c]! : 0;
+    if (kind === 0) {
+      if (start >= 0 && i - start >= BASE64_MIN_RUN) {
+        let end = i;
+        while (end < s.length && end - i < 2 && s.charCodeAt(end) === 61) end++;
+        base64.push(s.slice(start, end));
+      }
+      start = -1;
+    } else if (start < 0) start = i;
+    if (kind === 3) {
       run++;
       continue;
     }
     if (run >= 2) {
       pairs = gap <= 3 ? pairs + (run >> 1) : run >> 1;
-      if (pairs >= 8) return true;
+      if (pairs >= 8) hex = true;
       gap = 0;
     } else gap += run; // a lone digit (the 0 of 0x) is part of the gap
     run = 0;
     gap++;
   }
-  return false;
+  return { base64, hex };
 }
+
+export const base64Runs = (s: string): string[] => payloadHints(s).base64;
+export const mayHoldHexRun = (s: string): boolean => payloadHints(s).hex;
 const URL_RUN = /(?:%[0-9a-fA-F]{2}){6,}/g;
 
 function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: NormalizeFlags): string[] {
@@ -354,7 +359,8 @@ function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: Norm
     if (!flags.encoded.includes(kind)) flags.encoded.push(kind);
   };
   const cap = opts.maxDecodedChars * 2;
-  for (const run of base64Runs(s)) {
+  const hints = payloadHints(s);
+  for (const run of hints.base64) {
     if (out.length >= opts.maxDecoded) break;
     // Words and identifiers are not payloads: need mixed case or digits, like real base64.
     if (!/[0-9+/=]/.test(run) && !(/[a-z]/.test(run) && /[A-Z]/.test(run))) continue;
@@ -365,12 +371,12 @@ function decodePayloads(s: string, opts: Required<NormalizeOptions>, flags: Norm
       ),
     );
   }
-  for (const m of mayHoldHexRun(s) ? s.matchAll(HEX_RUN) : []) {
+  for (const m of hints.hex ? s.matchAll(HEX_RUN) : []) {
     if (out.length >= opts.maxDecoded) break;
     const hex = m[0].replace(/\\x|0x|[\s,:]/g, '');
     if (hex.length % 2 === 0) add('hex', readable(Buffer.from(hex.slice(0, cap), 'hex')));
   }
-  for (const m of s.matchAll(URL_RUN)) {
+  for (const m of s.includes('%') ? s.matchAll(URL_RUN) : []) {
     if (out.length >= opts.maxDecoded) break;
     try {
       add('url', decodeURIComponent(m[0].slice(0, cap * 3)));
