@@ -79,7 +79,7 @@ function train(rows: readonly Row[]): { bias: number; scale: number; q: Buffer }
 function modelFile(rows: readonly Row[], counts: Record<string, unknown>): InjectionModelFile {
   const { bias, scale, q } = train(rows);
   return {
-    version: 3,
+    version: 4,
     charGrams: CHAR_GRAMS,
     dim: DIM,
     bias: Number(bias.toFixed(6)),

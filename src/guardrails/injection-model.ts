@@ -1,21 +1,23 @@
 /**
  * The statistical half of the injection scorer: logistic regression over hashed features of the
- * normalised text (`normalize(text).leet`): word unigrams and bigrams, and character 3-, 4- and
- * 5-grams. Trained by scripts/train-injection.ts; weights ship as int8 (models/injection.json).
+ * normalised text (`normalize(text).leet`): word unigrams and bigrams, and character n-grams
+ * (4-grams in the shipped model). Trained by scripts/train-injection.ts; weights ship as int8
+ * (models/injection.json).
  *
  * Hashing keeps the model a fixed size with no vocabulary; collisions cost a little accuracy.
  * Character n-grams see through spelling variants and word splits that word features miss
  * ("instruct ions", "jail-broken"); word bigrams keep short phrases ("ignore previous").
+ *
+ * Everything is found in one pass over the text: words by FNV-1a, character n-grams (n ≤ 4) by
+ * packing the last n characters (8 bits each) into one integer as the pass goes and hashing that
+ * by multiplication — no inner loop per position.
  */
 
 export interface InjectionModelFile {
-  /**
-   * 2: word 1-2-grams + char 3-5-grams. 3: word 1-2-grams + the char n-grams in `charGrams`.
-   * Version 1 files are refused.
-   */
-  version: 2 | 3;
-  /** Character n-gram sizes (version 3). */
-  charGrams?: number[];
+  /** 4: word 1-2-grams (FNV-1a) + packed char n-grams. Files of earlier versions are refused. */
+  version: 4;
+  /** Character n-gram sizes, each from 1 to 4. */
+  charGrams: number[];
   /** Number of hash buckets (a power of two). */
   dim: number;
   bias: number;
@@ -37,36 +39,50 @@ export interface InjectionModel {
 }
 
 export const featureSet = (charGrams: readonly number[]): string =>
-  `word unigrams + bigrams, char ${charGrams.join('/')}-grams, FNV-1a hashed`;
+  `word unigrams + bigrams (FNV-1a), char ${charGrams.join('/')}-grams (packed, multiplicative hash)`;
 
 /** Features looked at: the first part of a long text and its end (where jailbreaks put the ask). */
 export const FEATURE_HEAD_CHARS = 6_000;
 export const FEATURE_TAIL_CHARS = 2_000;
 
+const checkGrams = (charGrams: readonly number[]): void => {
+  if (
+    charGrams.length === 0 ||
+    new Set(charGrams).size !== charGrams.length ||
+    charGrams.some((n) => !Number.isInteger(n) || n < 1 || n > 4)
+  )
+    throw new Error('injection model: character n-gram sizes must be distinct integers from 1 to 4');
+};
+
 export function loadModel(file: InjectionModelFile): InjectionModel {
-  if (file.version !== 2 && file.version !== 3)
-    throw new Error('injection model: unsupported version (retrain)');
-  const charGrams = file.version === 2 ? [3, 4, 5] : (file.charGrams ?? []);
+  if (file.version !== 4) throw new Error('injection model: unsupported version (retrain)');
+  checkGrams(file.charGrams);
   const q = Buffer.from(file.weights, 'base64');
-  if (q.length !== file.dim || (file.dim & (file.dim - 1)) !== 0)
+  if (q.length !== file.dim || (file.dim & (file.dim - 1)) !== 0 || file.dim < 2)
     throw new Error('injection model: weight count does not match dim');
   const quantized = new Int8Array(q.buffer.slice(q.byteOffset, q.byteOffset + q.length));
   const weights = new Float32Array(file.dim);
   for (let i = 0; i < file.dim; i++) weights[i] = quantized[i]! * file.scale;
-  return { dim: file.dim, charGrams, bias: file.bias, weights, quantized, scale: file.scale };
+  return {
+    dim: file.dim,
+    charGrams: [...file.charGrams],
+    bias: file.bias,
+    weights,
+    quantized,
+    scale: file.scale,
+  };
 }
 
 const FNV_PRIME = 0x01000193;
 const SEED_WORD = 0x811c9dc5;
 const SEED_BIGRAM = 0x2e1f6b3d;
-const SEED_CHAR = 0x5bd1e995;
+/** Odd multipliers (Knuth's multiplicative hashing), one per n-gram size. */
+const GRAM_MULTIPLIER = [0, 0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f];
 const NON_ASCII_WORD = /[\p{L}\p{N}]/u;
 /** Whether a UTF-16 unit above U+007F is a letter or digit: 0 not yet known, 1 no, 2 yes. */
 const nonAsciiWord = new Uint8Array(0x10000);
 
-/** Word characters: letters, digits and the apostrophe (lower-cased input). */
-function isWordChar(c: number): boolean {
-  if (c < 128) return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39 || (c >= 65 && c <= 90);
+function isNonAsciiWordChar(c: number): boolean {
   let known = nonAsciiWord[c]!;
   if (known === 0) {
     known = NON_ASCII_WORD.test(String.fromCharCode(c)) ? 2 : 1;
@@ -87,18 +103,16 @@ export interface Featurizer {
 
 /**
  * Feature extraction without per-call allocation: a stamp array marks the buckets already taken
- * in this call (cheaper than a Set), hashes are computed in place, and the index buffer holds
- * `dim` entries — distinct buckets can never be more — so it never grows. The loop keeps its
- * state in locals (no closure), which is what makes it cheap.
+ * in this call (cheaper than a Set), and the index buffer holds `dim` entries — distinct buckets
+ * can never be more — so it never grows. The loop keeps its state in locals.
  */
-export function createFeaturizer(dim: number, charGrams: readonly number[] = [3, 4, 5]): Featurizer {
-  if (charGrams.length === 0 || charGrams.some((n) => !Number.isInteger(n) || n < 1 || n > 8))
-    throw new Error('injection model: character n-gram sizes must be integers from 1 to 8');
-  const minGram = Math.min(...charGrams);
-  const maxGram = Math.max(...charGrams);
-  let gramMask = 0;
-  for (const n of charGrams) gramMask |= 1 << n;
+export function createFeaturizer(dim: number, charGrams: readonly number[] = [4]): Featurizer {
+  checkGrams(charGrams);
+  if ((dim & (dim - 1)) !== 0 || dim < 2) throw new Error('injection model: dim must be a power of two');
+  const bits = Math.log2(dim);
   const mask = dim - 1;
+  const grams = Int32Array.from(charGrams);
+  const single = charGrams.length === 1 ? charGrams[0]! : 0;
   // One byte per bucket (cleared every 255 calls): a quarter of the cache a Uint32Array would take.
   const stamps = new Uint8Array(dim);
   let stamp = 0;
@@ -118,13 +132,44 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
     let n = 0;
     let k = 0;
     const len = s.length;
-    // Words and word bigrams.
     let prev = -1;
     let h = SEED_WORD;
     let inWord = false;
+    let packed = 0;
     for (let i = 0; i <= len; i++) {
       const c = i < len ? s.charCodeAt(i) : 32;
-      if (i < len && isWordChar(c)) {
+      // Character n-grams: the last n characters, 8 bits each (a non-Latin-1 unit folded to 8).
+      if (i < len) {
+        packed = (packed << 8) | ((c ^ (c >>> 8)) & 0xff);
+        if (single !== 0) {
+          if (i + 1 >= single) {
+            const gram = single === 4 ? packed : packed & ((1 << (8 * single)) - 1);
+            k = Math.imul(gram ^ single, GRAM_MULTIPLIER[single]!) >>> (32 - bits);
+            if (stamps[k] !== mark) {
+              stamps[k] = mark;
+              out[n++] = k;
+            }
+          }
+        } else {
+          for (let g = 0; g < grams.length; g++) {
+            const size = grams[g]!;
+            if (i + 1 < size) continue;
+            const gram = size === 4 ? packed : packed & ((1 << (8 * size)) - 1);
+            k = Math.imul(gram ^ size, GRAM_MULTIPLIER[size]!) >>> (32 - bits);
+            if (stamps[k] !== mark) {
+              stamps[k] = mark;
+              out[n++] = k;
+            }
+          }
+        }
+      }
+      // Words (letters, digits, apostrophe) and word bigrams.
+      const word =
+        i < len &&
+        (c < 128
+          ? (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 39 || (c >= 65 && c <= 90)
+          : isNonAsciiWordChar(c));
+      if (word) {
         h = Math.imul(h ^ c, FNV_PRIME);
         inWord = true;
       } else if (inWord) {
@@ -146,32 +191,6 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
         inWord = false;
       }
     }
-    // Character n-grams: the FNV state after n characters from each start, for each n chosen.
-    if (minGram === maxGram) {
-      // One size (the shipped model): no per-length test in the inner loop.
-      for (let i = 0; i + minGram <= len; i++) {
-        let g = SEED_CHAR;
-        for (let j = i; j < i + minGram; j++) g = Math.imul(g ^ s.charCodeAt(j), FNV_PRIME);
-        k = g & mask;
-        if (stamps[k] !== mark) {
-          stamps[k] = mark;
-          out[n++] = k;
-        }
-      }
-      return n;
-    }
-    for (let i = 0; i + minGram <= len; i++) {
-      let g = SEED_CHAR;
-      for (let j = 0; j < maxGram && i + j < len; j++) {
-        g = Math.imul(g ^ s.charCodeAt(i + j), FNV_PRIME);
-        if (((gramMask >>> (j + 1)) & 1) === 0) continue;
-        k = g & mask;
-        if (stamps[k] !== mark) {
-          stamps[k] = mark;
-          out[n++] = k;
-        }
-      }
-    }
     return n;
   }
 
@@ -183,7 +202,7 @@ export function createFeaturizer(dim: number, charGrams: readonly number[] = [3,
       if (
         model.dim !== dim ||
         model.charGrams.length !== charGrams.length ||
-        model.charGrams.some((g) => ((gramMask >>> g) & 1) === 0)
+        model.charGrams.some((g, i) => g !== charGrams[i])
       )
         throw new Error('injection model: featurizer built for another model');
       const n = scan(text);
