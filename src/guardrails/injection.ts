@@ -61,7 +61,7 @@ export interface InjectionScorer {
 /** Weight of hidden text on its own: invisible instructions have no benign use in a prompt. */
 const HIDDEN_TEXT_WEIGHT = 0.9;
 /** The gate words as they read in ROT13: tested on the plain view, so the ROT13 view is built only when it can matter. */
-const ROT13_GATE_ENCODED = new RegExp(`\\b(?:${ROT13_GATE_WORDS.map((w) => rot13(w)).join('|')})\\b`);
+const ROT13_GATE_ENCODED = ROT13_GATE_WORDS.map((w) => rot13(w));
 const FULL_MODEL_WEIGHT_CHARS = 400;
 
 function obfuscationFlags(f: NormalizeFlags): InjectionFlag[] {
@@ -83,11 +83,17 @@ function obfuscationFlags(f: NormalizeFlags): InjectionFlag[] {
  * run. Matching results are exactly those of running every pattern (pinned by a test).
  */
 export interface PatternMatcher {
-  /** Calls `onMatch` for each pattern that matches `text`, in pattern order. */
-  match(text: string, onMatch: (pattern: InjectionPattern) => void): void;
+  /**
+   * Calls `onMatch` for each pattern that matches `text`, in pattern order. Returns whether one of
+   * the `flagWords` occurs in `text` (as a substring: found in the same pass).
+   */
+  match(text: string, onMatch: (pattern: InjectionPattern) => void): boolean;
 }
 
-export function createPatternMatcher(patterns: readonly InjectionPattern[]): PatternMatcher {
+export function createPatternMatcher(
+  patterns: readonly InjectionPattern[],
+  flagWords: readonly string[] = [],
+): PatternMatcher {
   const always: number[] = [];
   const words: string[] = [];
   const ids: number[] = [];
@@ -103,8 +109,13 @@ export function createPatternMatcher(patterns: readonly InjectionPattern[]): Pat
         ids.push(i);
       }
   });
+  const flagId = patterns.length;
+  for (const w of flagWords) {
+    words.push(w);
+    ids.push(flagId);
+  }
   const keywords = createKeywordMatcher(words, ids);
-  const hit = new Uint32Array(patterns.length);
+  const hit = new Uint32Array(patterns.length + 1);
   let mark = 0;
   return {
     match(text, onMatch) {
@@ -115,6 +126,7 @@ export function createPatternMatcher(patterns: readonly InjectionPattern[]): Pat
       for (let i = 0; i < patterns.length; i++) {
         if (hit[i] === mark && patterns[i]!.re.test(text)) onMatch(patterns[i]!);
       }
+      return hit[flagId] === mark;
     },
   };
 }
@@ -123,27 +135,29 @@ export function createInjectionScorer(options: InjectionScorerOptions = {}): Inj
   const model: InjectionModel = loadModel(options.model ?? (modelFile as InjectionModelFile));
   const statisticalAt = options.statisticalCategoryAt ?? 0.8;
   const featurizer = createFeaturizer(model.dim, model.charGrams);
-  const patterns = createPatternMatcher(INJECTION_PATTERNS);
+  // The ROT13 gate words, as they read in ROT13, ride along in the plain view's keyword pass.
+  const patterns = createPatternMatcher(INJECTION_PATTERNS, ROT13_GATE_ENCODED);
   const scorer: InjectionScorer = {
     score(text: string): InjectionResult {
       const n = normalize(text, options.normalize);
       const flags = obfuscationFlags(n.flags);
       const best = new Map<InjectionCategory, number>();
+      let any = false;
+      const onMatch = (p: InjectionPattern): void => {
+        any = true;
+        if ((best.get(p.category) ?? 0) < p.weight) best.set(p.category, p.weight);
+      };
       const hit = (view: string): boolean => {
-        let any = false;
-        patterns.match(view, (p) => {
-          any = true;
-          if ((best.get(p.category) ?? 0) < p.weight) best.set(p.category, p.weight);
-        });
+        any = false;
+        patterns.match(view, onMatch);
         return any;
       };
-      hit(n.text);
+      const mayBeRot13 = patterns.match(n.text, onMatch);
       if (n.leet !== n.text) hit(n.leet);
       for (const d of n.decoded) hit(d);
       if (n.hidden) hit(n.hidden);
       // ROT13 only counts if it reads as an attack; plain text seen through ROT13 is noise.
-      if (best.size === 0 && ROT13_GATE_ENCODED.test(n.text) && ROT13_GATE.test(n.rot13) && hit(n.rot13))
-        flags.push('rot13');
+      if (best.size === 0 && mayBeRot13 && ROT13_GATE.test(n.rot13) && hit(n.rot13)) flags.push('rot13');
       if (n.flags.hiddenText) best.set('hidden_text', HIDDEN_TEXT_WEIGHT);
 
       // Independent-evidence combination of the families: two weak signals make a strong one.
