@@ -20,7 +20,7 @@ import {
 import { createKeywordMatcher } from './keywords.ts';
 import modelFile from './models/injection.json' with { type: 'json' };
 import { type NormalizeFlags, type NormalizeOptions, normalize, rot13 } from './normalize.ts';
-import { requiredLiterals } from './regex-literals.ts';
+import { requiredLiteralSets } from './regex-literals.ts';
 
 export type { InjectionCategory } from './injection-patterns.ts';
 
@@ -94,37 +94,45 @@ export function createPatternMatcher(
   patterns: readonly InjectionPattern[],
   flagWords: readonly string[] = [],
 ): PatternMatcher {
-  const always: number[] = [];
   const words: string[] = [];
   const ids: number[] = [];
-  patterns.forEach((pattern, i) => {
+  // gates[i]: the ids of the literal sets pattern i needs, every one of them (none: always runs).
+  const gates: number[][] = [];
+  let sets = 0;
+  patterns.forEach((pattern) => {
     if (pattern.re.flags.includes('g') || pattern.re.flags.includes('y'))
       throw new Error('injection patterns must not be global or sticky (test() would keep state)');
-    const literals = requiredLiterals(pattern.re.source);
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
-    if (!literals || literals.some((l) => !/^[\x00-\x7f]+$/.test(l))) always.push(i);
-    else
-      for (const l of literals) {
+    const gate: number[] = [];
+    for (const set of requiredLiteralSets(pattern.re.source)) {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
+      if (set.some((l) => !/^[\x00-\x7f]+$/.test(l))) continue;
+      const id = sets++;
+      gate.push(id);
+      for (const l of set) {
         words.push(l);
-        ids.push(i);
+        ids.push(id);
       }
+    }
+    gates.push(gate);
   });
-  const flagId = patterns.length;
+  const flagId = sets++;
   for (const w of flagWords) {
     words.push(w);
     ids.push(flagId);
   }
   const keywords = createKeywordMatcher(words, ids);
-  const hit = new Uint32Array(patterns.length + 1);
+  const hit = new Uint32Array(sets);
   let mark = 0;
   return {
     match(text, onMatch) {
       mark = mark === 0xffffffff ? 1 : mark + 1;
       if (mark === 1) hit.fill(0);
-      for (const i of always) hit[i] = mark;
       keywords.scan(text, hit, mark);
       for (let i = 0; i < patterns.length; i++) {
-        if (hit[i] === mark && patterns[i]!.re.test(text)) onMatch(patterns[i]!);
+        const gate = gates[i]!;
+        let open = true;
+        for (let j = 0; j < gate.length && open; j++) open = hit[gate[j]!] === mark;
+        if (open && patterns[i]!.re.test(text)) onMatch(patterns[i]!);
       }
       return hit[flagId] === mark;
     },

@@ -180,7 +180,15 @@ test('leetspeak folding matches the word-by-word definition on random text', () 
 });
 
 test('whitespace collapses as /\\s+/g → " " would', () => {
-  for (const text of ['a  b', 'a\tb', ' a \n\n b ', 'a \u00a0 b', 'a\u2003b', 'x\r\n\ty  z', 'plain text here']) {
+  for (const text of [
+    'a  b',
+    'a\tb',
+    ' a \n\n b ',
+    'a \u00a0 b',
+    'a\u2003b',
+    'x\r\n\ty  z',
+    'plain text here',
+  ]) {
     assert.equal(normalize(text).text, text.toLowerCase().replace(/\s+/g, ' ').trim(), JSON.stringify(text));
   }
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createPatternMatcher } from './injection.ts';
 import { INJECTION_PATTERNS } from './injection-patterns.ts';
 import { normalize } from './normalize.ts';
-import { requiredLiterals } from './regex-literals.ts';
+import { requiredLiteralSets, requiredLiterals } from './regex-literals.ts';
 
 describe('requiredLiterals', () => {
   it('finds the literal every match must contain, preferring the longest', () => {
@@ -99,5 +99,23 @@ describe('the pattern prefilter', () => {
         assert.deepEqual(gated(view), every(view), view);
       }
     }
+  });
+});
+
+describe('requiredLiteralSets', () => {
+  it('gives every necessary set of a sequence: longest shortest string first, then smaller sets', () => {
+    const sets = requiredLiteralSets(
+      '\\b(?:send|post)\\b.{0,60}\\b(?:chat|history)\\b.{0,9}(?:https?:|www\\.)',
+    );
+    assert.deepEqual(
+      sets.map((set) => [...set].sort()),
+      [
+        ['post', 'send'],
+        ['chat', 'history'],
+        ['http:', 'https:', 'www.'],
+      ],
+    );
+    assert.deepEqual(requiredLiteralSets('abc|d.e'), [['d', 'abc']]);
+    assert.deepEqual(requiredLiteralSets('.*'), []);
   });
 });

@@ -226,6 +226,14 @@ function bestOfAlternation(alts: readonly Item[][]): string[] | null {
   return [...union];
 }
 
+/** Drops strings that contain another one of the set: the shorter already implies the longer. */
+function minimal(set: readonly string[]): string[] {
+  const sorted = [...set].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const s of sorted) if (!kept.some((k) => s.includes(k))) kept.push(s);
+  return kept;
+}
+
 /**
  * Strings one of which every match of `source` contains, or null when none can be derived (the
  * expression must then always run). Throws on syntax it cannot read, so a pattern it would
@@ -233,10 +241,21 @@ function bestOfAlternation(alts: readonly Item[][]): string[] | null {
  */
 export function requiredLiterals(source: string): string[] | null {
   const best = bestOfAlternation(new Parser(source).parse());
-  // Drop strings that contain another one of the set: the shorter already implies the longer.
-  if (!best) return null;
-  const sorted = [...best].sort((a, b) => a.length - b.length);
-  const kept: string[] = [];
-  for (const s of sorted) if (!kept.some((k) => s.includes(k))) kept.push(s);
-  return kept;
+  return best ? minimal(best) : null;
+}
+
+/**
+ * Several such sets at once, each one necessary on its own (a match holds a string of every
+ * set): the expression can only match a text that has all of them. Best sets first, at most
+ * `max`; empty when none can be derived.
+ */
+export function requiredLiteralSets(source: string, max = 3): string[][] {
+  const alts = new Parser(source).parse();
+  if (alts.length !== 1) {
+    const best = bestOfAlternation(alts);
+    return best ? [minimal(best)] : [];
+  }
+  const sets = candidates(alts[0]!).map(minimal);
+  sets.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
+  return sets.slice(0, max);
 }
