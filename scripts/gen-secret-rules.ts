@@ -19,6 +19,13 @@
  *   position of the text.
  * Rules that need a file path (`path = …`, alone or with a regex) are skipped: a prompt has no path.
  * So are allowlists that need a path.
+ *
+ * Each rule also gets `anchored`: every match starts with one of its keywords (read from the regex
+ * by leadingLiterals), so the scanner may try the regex only where a keyword starts.
+ *
+ * Portcullis's overrides (EXTRA_RULES, GLOBAL_STOPWORDS, applyOverrides; listed in the JSON's
+ * `additions`) are the only places where the JSON differs from the translation; each says why.
+ * Nothing in the JSON is edited by hand: change the overrides here and regenerate.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -184,52 +191,271 @@ export function goRegexToJs(go: string): { source: string; flags: string } {
 const strings = (v: TomlValue | undefined): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
-function main(): void {
-  const [path, ...rest] = process.argv.slice(2);
-  if (!path) throw new Error('usage: node scripts/gen-secret-rules.ts gitleaks.toml [--version vX]');
-  const version = rest[rest.indexOf('--version') + 1] ?? 'v8.28.0';
-  const { root, rules } = parseToml(readFileSync(path, 'utf8'));
-  const global = (root.allowlist ?? {}) as unknown as Table;
-  const out = [];
-  let skipped = 0;
-  for (const r of rules) {
-    if (typeof r.regex !== 'string' || r.path !== undefined) {
-      skipped++;
-      continue;
+/**
+ * Lower-cased literal texts that a match of the JavaScript regex `source` can start with; '' in the
+ * result means that some match may start otherwise. Understands literals, escaped punctuation, small
+ * character classes, groups, alternation and quantifiers; anything else (`.`, `\w`, lookarounds, big
+ * classes) ends the prefix where it stands — a prefix cut short is still a prefix, so the answer is
+ * never wrong, only sometimes shorter than it could be.
+ */
+export function leadingLiterals(source: string): string[] {
+  const MAX_TEXTS = 64;
+  let i = 0;
+  type Run = { texts: string[]; open: boolean }; // open: the whole run was literal
+  const product = (a: string[], b: string[]): string[] => [...new Set(a.flatMap((x) => b.map((y) => x + y)))];
+  /** Moves past the rest of the current alternative (to its `|` or `)`), minding escapes, classes and groups. */
+  const skipAlternative = (): void => {
+    for (let depth = 0; i < source.length; i++) {
+      const c = source[i];
+      if (c === '\\') i++;
+      else if (c === '[') {
+        for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+      } else if (c === '(') depth++;
+      else if (c === ')' && depth-- === 0) return;
+      else if (c === '|' && depth === 0) return;
     }
-    const allowlists = r.allowlists
-      .filter((a) => !a.paths && !a.commits)
-      .map((a) => ({
-        target: (a.regexTarget as string | undefined) ?? 'secret',
-        regexes: strings(a.regexes).map(goRegexToJs),
-        stopwords: strings(a.stopwords).map((s) => s.toLowerCase()),
-      }))
-      .filter((a) => a.regexes.length > 0 || a.stopwords.length > 0);
-    out.push({
-      id: r.id as string,
-      description: r.description as string,
-      ...goRegexToJs(r.regex),
-      secretGroup: typeof r.secretGroup === 'number' ? r.secretGroup : 0,
-      entropy: typeof r.entropy === 'number' ? r.entropy : 0,
-      keywords: strings(r.keywords).map((k) => k.toLowerCase()),
-      allowlists,
-    });
+  };
+  const charClass = (): string[] | null => {
+    const out = new Set<string>();
+    let known = source[i] !== '^';
+    for (; i < source.length && source[i] !== ']'; i++) {
+      let c = source[i]!;
+      if (c === '\\') {
+        c = source[++i] ?? '';
+        if (/\w/.test(c)) known = false; // \w, \s, \d, \x60, \t…: not read here
+      }
+      if (source[i + 1] === '-' && source[i + 2] !== ']' && source[i + 2] !== undefined) {
+        const to = source[i + 2] === '\\' ? source[i + 3]! : source[i + 2]!;
+        const span = to.charCodeAt(0) - c.charCodeAt(0);
+        if (span < 0 || span > 8) known = false;
+        else for (let k = 0; k <= span; k++) out.add(String.fromCharCode(c.charCodeAt(0) + k).toLowerCase());
+        i += source[i + 2] === '\\' ? 3 : 2;
+      } else out.add(c.toLowerCase());
+    }
+    i++; // ]
+    return known ? [...out] : null;
+  };
+  const atom = (): Run | null => {
+    const c = source[i++]!;
+    if (c === '\\') {
+      const e = source[i++] ?? '';
+      if (e === 'b' || e === 'B') return { texts: [''], open: true };
+      return /\w/.test(e) ? null : { texts: [e], open: true };
+    }
+    if (c === '[') {
+      const chars = charClass();
+      return chars ? { texts: chars, open: true } : null;
+    }
+    if (c === '(') {
+      const head = source[i] === '?' ? /^\?(?::|[ims-]+:|<(?![=!])[\w$]+>)/.exec(source.slice(i))?.[0] : '';
+      if (head === undefined) {
+        i--; // a lookaround: let skipAlternative step over the whole group
+        return null;
+      }
+      i += head.length;
+      const inner = alternation();
+      i++; // )
+      return inner;
+    }
+    if (c === '^' || c === '$') return { texts: [''], open: true };
+    if (c === '.') return null;
+    return { texts: [c.toLowerCase()], open: true };
+  };
+  const quantifier = (): [number, number] => {
+    const m = /^(?:\?|\*|\+|\{(\d+)(?:(,)(\d*))?\})\??/.exec(source.slice(i));
+    if (!m) return [1, 1];
+    i += m[0].length;
+    if (m[0][0] === '?') return [0, 1];
+    if (m[0][0] === '*') return [0, Number.POSITIVE_INFINITY];
+    if (m[0][0] === '+') return [1, Number.POSITIVE_INFINITY];
+    const min = Number(m[1]);
+    return [min, m[2] ? (m[3] ? Number(m[3]) : Number.POSITIVE_INFINITY) : min];
+  };
+  const sequence = (): Run => {
+    let texts = [''];
+    while (i < source.length && source[i] !== '|' && source[i] !== ')') {
+      const a = atom();
+      const [min, max] = a ? quantifier() : [1, 1];
+      const options = a && min === 0 ? [...a.texts, ''] : a?.texts;
+      if (!a || !options || texts.length * options.length > MAX_TEXTS || (min === 0 && max > 1)) {
+        skipAlternative();
+        return { texts, open: false };
+      }
+      texts = product(texts, options);
+      if (!a.open || max > 1) {
+        skipAlternative();
+        return { texts, open: false };
+      }
+    }
+    return { texts, open: true };
+  };
+  function alternation(): Run {
+    const texts = new Set<string>();
+    let open = true;
+    for (;;) {
+      const run = sequence();
+      for (const t of run.texts) texts.add(t);
+      open &&= run.open;
+      if (source[i] !== '|') return { texts: [...texts], open };
+      i++;
+    }
   }
-  const doc = {
+  return alternation().texts;
+}
+
+type RuleTable = Table & { allowlists: Table[] };
+
+/** One gitleaks rule as our JSON holds it. */
+function translateRule(r: RuleTable) {
+  const allowlists = r.allowlists
+    .filter((a) => !a.paths && !a.commits)
+    .map((a) => ({
+      target: (a.regexTarget as string | undefined) ?? 'secret',
+      regexes: strings(a.regexes).map(goRegexToJs),
+      stopwords: strings(a.stopwords).map((s) => s.toLowerCase()),
+    }))
+    .filter((a) => a.regexes.length > 0 || a.stopwords.length > 0);
+  const regex = goRegexToJs(r.regex as string);
+  const keywords = strings(r.keywords).map((k) => k.toLowerCase());
+  const starts = leadingLiterals(regex.source);
+  return {
+    id: r.id as string,
+    description: r.description as string,
+    ...regex,
+    secretGroup: typeof r.secretGroup === 'number' ? r.secretGroup : 0,
+    entropy: typeof r.entropy === 'number' ? r.entropy : 0,
+    keywords,
+    // Every match starts with one of the keywords: the scanner need try the regex only there.
+    anchored: starts.every((s) => keywords.some((k) => s.startsWith(k))) && keywords.length > 0,
+    allowlists,
+  };
+}
+/** The translation of a gitleaks TOML, without our overrides. */
+export function translateConfig(toml: string, version: string) {
+  const { root, rules } = parseToml(toml);
+  const global = (root.allowlist ?? {}) as unknown as Table;
+  const pathRules = rules.filter((r) => typeof r.regex !== 'string' || r.path !== undefined);
+  return {
     source: `gitleaks ${version}, config/gitleaks.toml (https://github.com/gitleaks/gitleaks)`,
     license: 'MIT License, Copyright (c) 2019 Zachary Rice',
     generator: 'scripts/gen-secret-rules.ts',
+    additions: [] as string[],
     global: {
       regexes: strings(global.regexes).map(goRegexToJs),
       stopwords: strings(global.stopwords).map((s) => s.toLowerCase()),
     },
-    rules: out,
+    rules: rules.filter((r) => !pathRules.includes(r)).map(translateRule),
+    skipped: pathRules.length,
   };
+}
+
+// ---- Portcullis's overrides: the only places where the JSON differs from the translation. ----
+
+/**
+ * Rules gitleaks defines (cmd/generate/config/rules/*.go) but does not ship in the default config.
+ * square-secret: `SquareSecret()` in square.go, absent from v8.28.0's config, so a Square OAuth
+ * secret (`sq0csp-` + 43) went unreported. gitleaks' own true-positive samples for it are drawn from
+ * `[0-9A-Za-z\\-_]` — in Go that is 0-9A-Za-z plus the range `\`..`_` (`\ ] ^ _`) — while the rule
+ * says `[\w-]`; the body class here is the union, so both the samples and base64url secrets match.
+ * The literal `sq0csp-` prefix and the fixed length keep it as narrow as upstream's.
+ */
+const EXTRA_RULES: RuleTable[] = [
+  {
+    id: 'square-secret',
+    description:
+      'Detected a Square OAuth application secret, risking unauthorized payment processing and financial data exposure.',
+    regex: String.raw`\b(sq0csp-[\w\\\]^-]{43})(?:[\x60'"\s;]|\\[nr]|$)`,
+    entropy: 2,
+    keywords: ['sq0csp-'],
+    allowlists: [],
+  },
+];
+
+/** Consecutive runs of `n` characters of an alphabet: "abcdefghij", "bcdefghijk", … */
+const runsOf = (alphabet: string, n: number): string[] =>
+  Array.from({ length: alphabet.length - n + 1 }, (_, k) => alphabet.slice(k, k + n));
+
+/**
+ * Global stopwords added to gitleaks' own (which already hold "abcdefghijklmnopqrstuvwxyz"):
+ * a run of 10 consecutive letters or digits is typed, not random (a random base62 string holds one
+ * with odds below 1e-15), and "..." marks an elided value ("ops_eyJ...", "sk-abc...xyz").
+ */
+const GLOBAL_STOPWORDS = ['...', ...runsOf('abcdefghijklmnopqrstuvwxyz', 10), ...runsOf('0123456789', 10)];
+
+/** Words in a key's name that say its value is not a real one ("fakeToken", "invalid_api_key"). */
+const NOT_REAL = 'fake|dummy|mock|bogus|placeholder|wrong|invalid|(?:non|not)[_.-]?(?:valid|matching|real)';
+const GENERIC_WORDS = 'access|auth|api|credential|creds|key|passw(?:or)?d|secret|token';
+
+/**
+ * Sorted, with texts that another one starts dropped, and a character-class fan-out folded back into
+ * its stem ("age-secret-key-1q", "age-secret-key-1p", … → "age-secret-key-1").
+ */
+function tidyPrefixes(texts: string[]): string[] {
+  let set = new Set(texts);
+  for (let changed = true; changed; ) {
+    changed = false;
+    const byStem = new Map<string, number>();
+    for (const t of set) byStem.set(t.slice(0, -1), (byStem.get(t.slice(0, -1)) ?? 0) + 1);
+    for (const [stem, n] of byStem) {
+      if (n < 3 || stem.length < 4) continue;
+      set = new Set([...set].filter((t) => t.slice(0, -1) !== stem).concat(stem));
+      changed = true;
+    }
+  }
+  const sorted = [...set].sort();
+  return sorted.filter((t) => !sorted.some((o) => o !== t && t.startsWith(o)));
+}
+
+function applyOverrides(doc: ReturnType<typeof translateConfig>): void {
+  const extra = EXTRA_RULES.map(translateRule).filter((x) => !doc.rules.some((r) => r.id === x.id));
+  doc.rules = [...doc.rules, ...extra].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  doc.global.stopwords = [...new Set([...doc.global.stopwords, ...GLOBAL_STOPWORDS])];
+  const generic = doc.rules.find((r) => r.id === 'generic-api-key');
+  if (!generic) throw new Error('generic-api-key not found');
+  // A provider's token format owns its prefix: a value starting with another rule's literal token
+  // prefix ("xoxp-", "sm_pat_", "ops_eyJ") that this rule did not report is that provider's token
+  // in the wrong shape (cut short, a placeholder), not an unknown secret. Prefixes are derived from
+  // the token rules (no `key = value` context), kept when ≥ 4 characters with a separator in them.
+  const prefixes = new Set<string>();
+  for (const r of doc.rules) {
+    if (r.id.startsWith('generic') || r.source.includes(':{1,3}=')) continue;
+    for (const p of leadingLiterals(r.source))
+      if (p.length >= 4 && /^[\w.~-]+$/.test(p) && /[_.~-]/.test(p)) prefixes.add(p);
+  }
+  const escaped = tidyPrefixes([...prefixes]).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  generic.allowlists.push(
+    { target: 'secret', regexes: [{ source: `^(?:${escaped.join('|')})`, flags: 'i' }], stopwords: [] },
+    {
+      target: 'match',
+      regexes: [
+        {
+          source: `(?:${NOT_REAL})[\\w.-]{0,40}?(?:${GENERIC_WORDS})|(?:${GENERIC_WORDS})[\\w.-]{0,20}?(?:${NOT_REAL})`,
+          flags: 'i',
+        },
+      ],
+      stopwords: [],
+    },
+  );
+  doc.additions = [
+    `rule ${extra.map((r) => r.id).join(', ')}: defined by gitleaks' generator but not shipped in its config`,
+    'global stopwords: "..." (an elided value) and every run of 10 consecutive letters or digits (typed, not random)',
+    'generic-api-key allowlist (secret): values starting with a token prefix of another rule (that rule decides)',
+    'generic-api-key allowlist (match): key names saying the value is not real (fake, dummy, mock, invalid, …)',
+  ];
+}
+
+function main(): void {
+  const [path, ...rest] = process.argv.slice(2);
+  if (!path) throw new Error('usage: node scripts/gen-secret-rules.ts gitleaks.toml [--version vX]');
+  const version = rest[rest.indexOf('--version') + 1] ?? 'v8.28.0';
+  const translated = translateConfig(readFileSync(path, 'utf8'), version);
+  applyOverrides(translated);
+  const { skipped, ...doc } = translated;
   const target = new URL('../src/guardrails/rules/gitleaks.json', import.meta.url);
   writeFileSync(target, `${JSON.stringify(doc, null, 1)}\n`);
   // Format as the repository's formatter would, so regenerating gives a byte-identical file.
   execFileSync('npx', ['biome', 'format', '--write', target.pathname], { stdio: 'ignore' });
-  console.log(`wrote ${out.length} rules (${skipped} path-based rules skipped) to ${target.pathname}`);
+  console.log(`wrote ${doc.rules.length} rules (${skipped} path-based rules skipped) to ${target.pathname}`);
 }
 
 if (import.meta.main) main();

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { leadingLiterals } from '../../scripts/gen-secret-rules.ts';
 import gitleaks from './rules/gitleaks.json' with { type: 'json' };
-import { createSecretScanner, portcullisKeyChecksumOk } from './secrets.ts';
+import {
+  createSecretScanner,
+  PORTCULLIS_RULES,
+  portcullisKeyChecksumOk,
+  type SecretRule,
+} from './secrets.ts';
 
 const scanner = createSecretScanner();
 const ids = (t: string): string[] => scanner.scan(t).map((s) => s.ruleId ?? '');
@@ -16,7 +22,18 @@ const rnd = (alphabet: string, n: number, seed = 7): string => {
   }
   return o;
 };
+/** Like rnd, from the high bits (rnd's low bits repeat quickly for alphabets of 2^k characters). */
+const draw = (alphabet: string, n: number, seed = 7): string => {
+  let x = seed;
+  let o = '';
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    o += alphabet[Math.floor((x / 2 ** 31) * alphabet.length)];
+  }
+  return o;
+};
 const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const B36 = '0123456789abcdefghijklmnopqrstuvwxyz';
 
 function portcullisKey(): string {
   const body = `pcx_live_${rnd(B62, 55)}`;
@@ -107,4 +124,119 @@ test('no rule backtracks badly on adversarial input (each rule < 50 ms on 20 KB)
     scanner.scan(input);
     assert.ok(performance.now() - t < 500, `slow on ${input.slice(0, 20)}`);
   }
+});
+
+test('finds Square OAuth secrets (square-secret, missing from the gitleaks config)', () => {
+  // Base64url, and the alphabet gitleaks' own samples are drawn from (it adds `\ ] ^`).
+  for (const body of [draw(`${B62}_-`, 43, 3), draw(`${B62}_\\]^`, 43, 5)]) {
+    const secret = `sq0csp-${body}`;
+    for (const text of [
+      `squareToken = "${secret}"`,
+      `SQUARE_SECRET=${secret}\n`,
+      `<secret>\n  ${secret}\n</secret>`,
+    ]) {
+      const [s] = scanner.scan(text);
+      assert.equal(s?.ruleId, 'square-secret', text);
+      assert.equal(text.slice(s!.start, s!.end), secret);
+    }
+  }
+  assert.deepEqual(ids(`square = "sq0csp-${draw(B62, 30)}"`), []); // too short for the format
+});
+
+test("a provider's token in the wrong shape is not reported as a generic key", () => {
+  // Each value carries another rule's token prefix but not its format (cut short, placeholder):
+  // that rule decides, and it says no.
+  assert.deepEqual(ids(`"token1": "xoxp-${draw('0123456789', 10)}"`), []);
+  assert.deepEqual(ids(`"token3": "xoxp-1234-5678-9012-${draw('0123456789abcdef', 32)}"`), []);
+  assert.deepEqual(ids(`accessToken := "sm_pat_${draw(B36, 10)}"`), []);
+  assert.deepEqual(ids(`export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ${draw(B62, 30)}`), []);
+  // The same shapes in the right format are still found, by their own rule.
+  const slack = `xoxp-${draw('0123456789', 12)}-${draw('0123456789', 12, 8)}-${draw('0123456789', 12, 9)}-${draw(B62, 32)}`;
+  assert.deepEqual(ids(`"token1": "${slack}"`), ['slack-user-token']);
+  assert.deepEqual(ids(`accessToken := "sm_pat_${draw(B62, 16)}"`), ['settlemint-personal-access-token']);
+  // And a value with no provider prefix is still a generic key.
+  assert.deepEqual(ids(`accessToken := "${draw(B36, 20)}"`), ['generic-api-key']);
+});
+
+test('elided and typed placeholder values are not secrets', () => {
+  const value = draw(B62, 24);
+  assert.deepEqual(ids(`secret_key = "${value}"`), ['generic-api-key']);
+  assert.deepEqual(ids(`secret_key = "${value.slice(0, 12)}...${value.slice(-6)}"`), []);
+  // A run of 10 consecutive letters or digits is typed by a person, not drawn at random.
+  const typed =
+    'abc123xyz-456def789ghij-klmnopqrstuvwx-3456yza789bcde-1234fghijklmnopby56aaaogaopaaaabc123xyz';
+  assert.equal(typed.length, 93);
+  assert.deepEqual(ids(`sk-ant-api03-${typed}AA`), []);
+  assert.deepEqual(ids(`sk-ant-admin01-${typed}AA`), []);
+  assert.deepEqual(ids(`sk-ant-api03-${draw(`${B62}_-`, 93)}AA`), ['anthropic-api-key']);
+});
+
+test('a key whose name says its value is not real is not reported', () => {
+  const value = draw(B36, 24, 11);
+  assert.deepEqual(ids(`apiToken := "${value}"`), ['generic-api-key']);
+  for (const name of ['nonMatchingToken', 'fake_api_key', 'dummyPassword', 'INVALID_SECRET', 'token_mock'])
+    assert.deepEqual(ids(`${name} := "${value}"`), [], name);
+});
+
+test('keywords are found anywhere, also across the middle of the text and in any case', () => {
+  const gh = `ghp_${draw(B62, 36)}`;
+  for (let pad = 0; pad < 90; pad++) {
+    const text = `${'é'.repeat(pad)} ${gh} ${'x'.repeat(90 - pad)}`;
+    assert.deepEqual(ids(text), ['github-pat'], `offset ${pad}`);
+  }
+  assert.deepEqual(ids(`API_KEY = "${draw(B36, 20)}"`), ['generic-api-key']);
+  // A keyword counts when the lower-cased text holds it: U+212A KELVIN SIGN lower-cases to "k".
+  const token = `${draw('0123456789', 15)}|${draw(B36, 32)}`;
+  assert.deepEqual(ids(`faceboo\u212A: ${token}`), ['facebook-access-token']);
+  assert.deepEqual(ids(`faceboo: ${token}`), []);
+});
+
+test('trying anchored rules only where a keyword starts finds what a search over the text finds', () => {
+  // The same rules with `anchored` off (searched across the whole text) must give the same spans.
+  const all = [...(gitleaks.rules as SecretRule[]), ...PORTCULLIS_RULES];
+  const searched = createSecretScanner({
+    disabled: all.map((r) => r.id),
+    extraRules: all.map((r) => ({ ...r, id: `${r.id}~`, anchored: false })),
+  });
+  const keywords = [...new Set(all.flatMap((r) => r.keywords))];
+  const parts = [' = ', '=', ': ', ' := "', '"', "'", '\n', ' ', ',', '\\n', '`', ';', 'é', '\u212A'];
+  let x = 17;
+  const pick = (n: number): number => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((x / 2 ** 31) * n);
+  };
+  let found = 0;
+  for (let n = 0; n < 4000; n++) {
+    let text = '';
+    for (let p = 3 + pick(8); p > 0; p--) {
+      const kind = pick(4);
+      const keyword = keywords[pick(keywords.length)]!;
+      const value = draw(`${B62}_-.`, pick(3) ? 8 + pick(50) : 1 + pick(5), pick(100000));
+      if (kind === 0) text += pick(2) ? keyword : keyword.toUpperCase();
+      else if (kind === 1) text += parts[pick(parts.length)];
+      else if (kind === 2) text += value;
+      else text += keyword + value; // a token with a provider prefix
+    }
+    const a = scanner.scan(text);
+    const b = searched.scan(text).map((s) => ({ ...s, ruleId: s.ruleId?.slice(0, -1) }));
+    assert.deepEqual(a, b, text);
+    if (a.length > 0) found++;
+  }
+  assert.ok(found > 100, `only ${found} texts with findings`);
+});
+
+test('the generator reads which literal a regex match starts with', () => {
+  assert.deepEqual(leadingLiterals(String.raw`\b(ghp_[0-9a-zA-Z]{36})`), ['ghp_']);
+  assert.deepEqual(leadingLiterals('xox[pe](?:-[0-9]{10,13}){3}'), ['xoxp-', 'xoxe-']);
+  assert.deepEqual(leadingLiterals(String.raw`(?:key|passw(?:or)?d)\s*=`), ['key', 'password', 'passwd']);
+  assert.deepEqual(leadingLiterals(String.raw`\d{15}(?:facebook)`), ['']);
+  assert.deepEqual(leadingLiterals('(?<=x)abc|def'), ['', 'def']);
+  // Every rule the generator marked anchored starts each match with one of its keywords.
+  for (const r of gitleaks.rules)
+    if (r.anchored)
+      for (const p of leadingLiterals(r.source))
+        assert.ok(
+          r.keywords.some((k) => p.startsWith(k)),
+          r.id,
+        );
 });

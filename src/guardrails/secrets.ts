@@ -7,9 +7,14 @@
  * lower-cased text (that prefilter is what keeps 200+ regexes fast); the secret is the rule's
  * secret group or the first non-empty capture group; it must exceed the rule's Shannon entropy
  * (generic rules also need a digit); rule and global allowlists then drop known non-secrets.
+ *
+ * Speed: one pass of a keyword automaton over the text finds where each keyword occurs. A rule
+ * whose every match starts with one of its keywords (`anchored`, derived by the generator) is then
+ * tried only at those places, instead of being searched for across the whole text; this is what
+ * keeps rules with keywords common in prose ("key", "token", "ey", "s.") cheap on benign text.
  */
 import { crc32 } from 'node:zlib';
-import { createKeywordMatcher } from './keywords.ts';
+import { createKeywordAutomaton, type KeywordHits } from './keywords.ts';
 import gitleaks from './rules/gitleaks.json' with { type: 'json' };
 import { resolveOverlaps, type Span, shannonEntropy } from './types.ts';
 
@@ -24,6 +29,8 @@ export interface SecretRuleData extends RegexData {
   secretGroup: number;
   entropy: number;
   keywords: string[];
+  /** Every match starts with one of `keywords` (case-insensitively): the regex is tried only there. */
+  anchored?: boolean;
   allowlists: Array<{ target: string; regexes: RegexData[]; stopwords: string[] }>;
 }
 
@@ -35,9 +42,11 @@ export interface SecretRule extends SecretRuleData {
 
 interface CompiledRule {
   rule: SecretRule;
+  /** Global (`g`) for a rule searched across the text, sticky (`y`) for an anchored one. */
   re: RegExp;
-  keywords: string[];
-  allow: Array<{ target: string; regexes: RegExp[]; stopwords: string[] }>;
+  anchored: boolean;
+  generic: boolean;
+  allow: Array<{ target: string; regexes: RegExp[]; hasStopword: (secret: string) => boolean }>;
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -55,6 +64,17 @@ export function portcullisKeyChecksumOk(key: string): boolean {
 }
 
 const WORDISH = /[\w.-]/;
+const NON_ASCII = /[^\x20-\x7e]/;
+
+/** Insertion sort of the first `n` items: the lists are short and mostly in order already. */
+function sortAscending(a: { [i: number]: number }, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const v = a[i]!;
+    let j = i - 1;
+    for (; j >= 0 && a[j]! > v; j--) a[j + 1] = a[j]!;
+    a[j + 1] = v;
+  }
+}
 
 const PLACEHOLDER_PASSWORD =
   /^(?:\$\{?[\w.]*\}?|<[^>]*>|\{\{.*\}\}|%[\w]+%|\*+|x+|\.+|password|passwd|pass|secret|changeme|\[[^\]]*\])$/i;
@@ -69,6 +89,7 @@ export const PORTCULLIS_RULES: readonly SecretRule[] = [
     secretGroup: 1,
     entropy: 0,
     keywords: ['pcx_live_', 'pcx_test_'],
+    anchored: true,
     allowlists: [],
     validate: (s) => (portcullisKeyChecksumOk(s) ? 1 : 0.7),
   },
@@ -98,6 +119,32 @@ export interface SecretScanner {
   readonly ruleCount: number;
 }
 
+/**
+ * gitleaks' stopword test, `words.some((w) => secret.toLowerCase().includes(w))`, without a
+ * substring search per word (the generic rule has ~1,450): words are filed under their first two
+ * characters, and each position of the secret looks up only the words that can start there.
+ */
+function createWordCheck(words: readonly string[]): (secret: string) => boolean {
+  const short = words.filter((w) => w.length < 2);
+  const byPair = new Map<number, string[]>();
+  for (const w of words) {
+    if (w.length < 2) continue;
+    const key = w.charCodeAt(0) * 65536 + w.charCodeAt(1);
+    const list = byPair.get(key);
+    if (list) list.push(w);
+    else byPair.set(key, [w]);
+  }
+  return (secret) => {
+    if (words.length === 0) return false;
+    const lower = secret.toLowerCase();
+    for (let i = 0; i + 1 < lower.length; i++) {
+      const list = byPair.get(lower.charCodeAt(i) * 65536 + lower.charCodeAt(i + 1));
+      if (list) for (const w of list) if (lower.startsWith(w, i)) return true;
+    }
+    return short.some((w) => lower.includes(w));
+  };
+}
+
 export function createSecretScanner(options: SecretScannerOptions = {}): SecretScanner {
   const disabled = new Set(options.disabled ?? []);
   const rules: SecretRule[] = [
@@ -105,46 +152,91 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
     ...PORTCULLIS_RULES,
     ...(options.extraRules ?? []),
   ].filter((r) => !disabled.has(r.id));
-  const compiled: CompiledRule[] = rules.map((rule) => ({
-    rule,
-    re: new RegExp(rule.source, `${rule.flags.replace(/[gd]/g, '')}gd`),
-    keywords: rule.keywords.map((k) => k.toLowerCase()),
-    allow: rule.allowlists.map((a) => ({
-      target: a.target,
-      regexes: a.regexes.map((r) => new RegExp(r.source, r.flags)),
-      stopwords: a.stopwords,
-    })),
-  }));
-  // One pass finds which keywords occur (instead of a substring search per keyword per rule):
-  // an Aho-Corasick automaton over all keywords marks the rules they belong to.
-  // Non-ASCII keywords (possible in extraRules) fall back to a substring search of the lower case.
-  const kwList: string[] = [];
-  const kwRule: number[] = [];
+  const compiled: CompiledRule[] = rules.map((rule) => {
+    // Keyword starts are known only for ASCII keywords (others are looked for in a lower-cased copy).
+    const anchored =
+      rule.anchored === true && rule.keywords.length > 0 && rule.keywords.every((k) => !NON_ASCII.test(k));
+    return {
+      rule,
+      re: new RegExp(rule.source, `${rule.flags.replace(/[gdy]/g, '')}${anchored ? 'yd' : 'gd'}`),
+      anchored,
+      generic: rule.id.startsWith('generic'),
+      allow: rule.allowlists.map((a) => ({
+        target: a.target,
+        regexes: a.regexes.map((r) => new RegExp(r.source, r.flags)),
+        hasStopword: createWordCheck(a.stopwords),
+      })),
+    };
+  });
+  // Distinct keywords, each with the rules it belongs to. Non-ASCII keywords (possible in
+  // extraRules) are looked for in the lower-cased text instead, and only mark their rules active.
+  const keywordIndex = new Map<string, number>();
+  const keywordRules: number[][] = [];
   const otherKw: Array<{ k: string; rule: number }> = [];
   compiled.forEach((c, i) => {
-    for (const k of c.keywords) {
-      if (!/[^\x20-\x7e]/.test(k)) {
-        kwList.push(k);
-        kwRule.push(i);
-      } else otherKw.push({ k, rule: i });
+    for (const raw of c.rule.keywords) {
+      const k = raw.toLowerCase();
+      if (NON_ASCII.test(k)) {
+        otherKw.push({ k, rule: i });
+        continue;
+      }
+      if (!keywordIndex.has(k)) {
+        keywordIndex.set(k, keywordRules.length);
+        keywordRules.push([]);
+      }
+      const rulesOfK = keywordRules[keywordIndex.get(k)!]!;
+      if (!rulesOfK.includes(i)) rulesOfK.push(i);
     }
   });
-  const matcher = createKeywordMatcher(kwList, kwRule);
+  const findKeywords = createKeywordAutomaton([...keywordIndex.keys()]);
+  const hits: KeywordHits = { count: 0, keyword: new Int32Array(256), start: new Int32Array(256) };
+  // Per call: which rules may match (`active[i] === mark`) and, for anchored ones, where to try.
   const active = new Uint32Array(compiled.length);
+  const starts: number[][] = compiled.map(() => []);
+  const toRun = new Int32Array(compiled.length);
+  const keywordless = compiled.flatMap((c, i) => (c.rule.keywords.length === 0 ? [i] : []));
+  let toRunCount = 0;
   let mark = 0;
+  const activate = (r: number): void => {
+    active[r] = mark;
+    starts[r]!.length = 0;
+    toRun[toRunCount++] = r;
+  };
   const globalRegexes = gitleaks.global.regexes.map((r) => new RegExp(r.source, r.flags));
-  const globalStopwords = gitleaks.global.stopwords;
+  const hasGlobalStopword = createWordCheck(gitleaks.global.stopwords);
 
   const allowed = (c: CompiledRule, secret: string, match: string, line: string): boolean => {
-    const lower = secret.toLowerCase();
-    if (globalRegexes.some((r) => r.test(secret)) || globalStopwords.some((w) => lower.includes(w)))
-      return true;
+    if (globalRegexes.some((r) => r.test(secret)) || hasGlobalStopword(secret)) return true;
     for (const a of c.allow) {
       const target = a.target === 'match' ? match : a.target === 'line' ? line : secret;
       if (a.regexes.some((r) => r.test(target))) return true;
-      if (a.stopwords.some((w) => lower.includes(w))) return true;
+      if (a.hasStopword(secret)) return true;
     }
     return false;
+  };
+
+  /** Applies secret group, entropy, allowlists and validator to one regex match; pushes a span. */
+  const consider = (c: CompiledRule, m: RegExpExecArray, text: string, spans: Span[]): void => {
+    let g = c.rule.secretGroup;
+    if (g === 0) for (g = 1; g < m.length && !m[g]; g++);
+    if (g >= m.length) g = 0;
+    const secret = m[g] ?? m[0];
+    const idx = m.indices?.[g] ?? m.indices?.[0];
+    if (!idx) return;
+    if (c.rule.entropy > 0) {
+      if (shannonEntropy(secret) <= c.rule.entropy) return;
+      if (c.generic && !/\d/.test(secret)) return;
+    }
+    const lineStart = text.lastIndexOf('\n', idx[0]) + 1;
+    const lineEnd = text.indexOf('\n', idx[1]);
+    const line = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
+    // Restore the `[\w.-]{0,50}?` prefix the generator dropped, for allowlists on the match.
+    let from = m.index;
+    while (from > 0 && m.index - from < 50 && WORDISH.test(text[from - 1]!)) from--;
+    if (allowed(c, secret, text.slice(from, m.index + m[0].length), line)) return;
+    const confidence = c.rule.validate ? c.rule.validate(secret) : c.generic ? 0.7 : 0.95;
+    if (confidence <= 0) return;
+    spans.push({ type: 'SECRET', start: idx[0], end: idx[1], confidence, ruleId: c.rule.id });
   };
 
   const scanner: SecretScanner = {
@@ -153,42 +245,45 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
       if (text.length < 8) return [];
       mark = mark === 0xffffffff ? 1 : mark + 1;
       if (mark === 1) active.fill(0);
-      matcher.scan(text, active, mark);
+      toRunCount = 0;
+      for (const r of keywordless) activate(r);
+      findKeywords(text, hits);
+      for (let h = 0; h < hits.count; h++) {
+        for (const r of keywordRules[hits.keyword[h]!]!) {
+          if (active[r] !== mark) activate(r);
+          if (compiled[r]!.anchored) starts[r]!.push(hits.start[h]!);
+        }
+      }
       if (otherKw.length > 0) {
         const lower = text.toLowerCase();
-        for (const o of otherKw) if (lower.includes(o.k)) active[o.rule] = mark;
+        for (const o of otherKw) if (active[o.rule] !== mark && lower.includes(o.k)) activate(o.rule);
       }
+      const n = toRunCount;
+      sortAscending(toRun, n); // rules run in their order, as before
       const spans: Span[] = [];
-      for (let i = 0; i < compiled.length; i++) {
-        const c = compiled[i]!;
-        if (c.keywords.length > 0 && active[i] !== mark) continue;
-        c.re.lastIndex = 0;
-        for (let m = c.re.exec(text); m !== null; m = c.re.exec(text)) {
-          if (m[0].length === 0) c.re.lastIndex++;
-          let g = c.rule.secretGroup;
-          if (g === 0) for (g = 1; g < m.length && !m[g]; g++);
-          if (g >= m.length) g = 0;
-          const secret = m[g] ?? m[0];
-          const idx = m.indices?.[g] ?? m.indices?.[0];
-          if (!idx) continue;
-          if (c.rule.entropy > 0) {
-            if (shannonEntropy(secret) <= c.rule.entropy) continue;
-            if (c.rule.id.startsWith('generic') && !/\d/.test(secret)) continue;
+      for (let t = 0; t < n; t++) {
+        const c = compiled[toRun[t]!]!;
+        const re = c.re;
+        if (c.anchored) {
+          // Keyword starts arrive in order of their ends: sort, then take leftmost matches that do
+          // not overlap, as a search across the text would.
+          const at = starts[toRun[t]!]!;
+          sortAscending(at, at.length);
+          let from = 0;
+          for (const p of at) {
+            if (p < from) continue;
+            re.lastIndex = p;
+            const m = re.exec(text);
+            if (m === null) continue;
+            from = p + m[0].length;
+            consider(c, m, text, spans);
           }
-          const lineStart = text.lastIndexOf('\n', idx[0]) + 1;
-          const lineEnd = text.indexOf('\n', idx[1]);
-          const line = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
-          // Restore the `[\w.-]{0,50}?` prefix the generator dropped, for allowlists on the match.
-          let from = m.index;
-          while (from > 0 && m.index - from < 50 && WORDISH.test(text[from - 1]!)) from--;
-          if (allowed(c, secret, text.slice(from, m.index + m[0].length), line)) continue;
-          const confidence = c.rule.validate
-            ? c.rule.validate(secret)
-            : c.rule.id.startsWith('generic')
-              ? 0.7
-              : 0.95;
-          if (confidence <= 0) continue;
-          spans.push({ type: 'SECRET', start: idx[0], end: idx[1], confidence, ruleId: c.rule.id });
+          continue;
+        }
+        re.lastIndex = 0;
+        for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+          if (m[0].length === 0) re.lastIndex++;
+          consider(c, m, text, spans);
         }
       }
       return resolveOverlaps(spans);
@@ -196,6 +291,6 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
   };
   // V8 compiles a regex on its first use: run every rule once now (the text holds every keyword)
   // so the first real request does not pay ~30 ms of compilation and trip its time budget.
-  scanner.scan(kwList.join(' = x\n'));
+  scanner.scan([...keywordIndex.keys(), ...otherKw.map((o) => o.k)].join(' = x\n'));
   return scanner;
 }
