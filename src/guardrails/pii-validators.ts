@@ -1,5 +1,6 @@
 /** Structural checks that turn a regex candidate into a finding (and keep false positives low). */
 import ipaddr from 'ipaddr.js';
+import { type CountryCode, findNumbers, parsePhoneNumberFromString } from 'libphonenumber-js';
 
 /** Luhn mod-10 (ISO/IEC 7812-1 Annex B). */
 export function luhnOk(digits: string): boolean {
@@ -17,7 +18,10 @@ export function luhnOk(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-/** Issuer prefix (IIN) and length plausible for a major network. */
+/**
+ * Issuer prefix (IIN) and length plausible for a network, after the IIN table of ISO/IEC 7812
+ * registrations as the networks publish them (Wikipedia "Payment card number" collects them).
+ */
 export function cardIinOk(d: string): boolean {
   const n = d.length;
   const p2 = Number(d.slice(0, 2));
@@ -34,8 +38,12 @@ export function cardIinOk(d: string): boolean {
   if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19; // JCB
   if (p4 === 1800 || p4 === 2131) return n === 15; // JCB, legacy 15-digit
   if (p2 === 62 || p2 === 81) return n >= 16 && n <= 19; // UnionPay
+  if (p2 === 31) return n === 19; // China T-Union
   if (p2 === 50 || (p2 >= 56 && p2 <= 69)) return n >= 12 && n <= 19; // Maestro
-  if (p4 === 2200 || p4 === 2201 || p4 === 2202 || p4 === 2203 || p4 === 2204) return n === 16; // Mir
+  if (p4 >= 2200 && p4 <= 2204) return n >= 16 && n <= 19; // Mir
+  if (p4 === 2205) return n === 16; // BORICA
+  if (p4 === 9792 || p4 === 9860 || p4 === 8600) return n === 16; // Troy, Humo, Uzcard
+  if (p4 === 9704) return n === 16 || n === 19; // Napas
   return false;
 }
 
@@ -167,4 +175,90 @@ export function emailOk(local: string, domain: string): boolean {
   if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return false;
   const labels = domain.split('.');
   return labels.every((l) => l.length > 0 && l.length <= 63 && !l.startsWith('-') && !l.endsWith('-'));
+}
+
+/**
+ * Words that make a run of digits a phone number when it is near ("Phone: 467 3395", "call me on
+ * …", "… 416 60 039 office"): the context check of presidio's recognizers, as a rule. Before the
+ * number anywhere in a short window; messaging words only with "to/on/at" ("messages to …", not
+ * "error message 404 500 503"); the label words that are ordinary words in prose (office, home…)
+ * only as a label ("Office: …") or right after the number ("… -Office", "… fax").
+ */
+const PHONE_CUE_BEFORE =
+  /\b(?:t[eé]l|t[eé]l[eé]phone|tel[eé]fono?|phones?|phoned|mobile|m[oó]vil|cell(?:phone|ular)?|fax|landline|hotline|voicemail|whats ?app|call(?:s|ing)?|ring (?:me|us)|dial(?:l?ed|l?ing)?|answering|contact)\b|\b(?:messages?|sms|texts?|texted|texting)(?: me)? (?:to|on|at)\b|\btext me\b|\b(?:office|desk|home|work|direct|main)\s?:/i;
+const PHONE_CUE_AFTER =
+  /[ \t]{0,2}[-,(/]?[ \t]{0,2}(?:office|fax|mobile|cell|home|work|desk|tel|phone|landline)\b/iy;
+const CUE_WINDOW = 40;
+
+/** A phone cue in the CUE_WINDOW characters before `start`, or a label right after `end`. */
+export function phoneCueNear(text: string, start: number, end: number): boolean {
+  if (PHONE_CUE_BEFORE.test(text.slice(Math.max(0, start - CUE_WINDOW), start))) return true;
+  PHONE_CUE_AFTER.lastIndex = end;
+  return PHONE_CUE_AFTER.test(text);
+}
+
+const CARD_CUE =
+  /\b(?:cards?|cc|credit|debit|visa|master ?card|amex|american express|discover|jcb|maestro|diners|union ?pay)\b/i;
+
+/** A payment-card word in the CUE_WINDOW characters before `start` ("my card …", "cc …"). */
+export function cardCueBefore(text: string, start: number): boolean {
+  return CARD_CUE.test(text.slice(Math.max(0, start - CUE_WINDOW), start));
+}
+
+export interface PhoneFinding {
+  /** Offsets in the candidate. */
+  start: number;
+  end: number;
+  confidence: number;
+}
+
+export interface PhoneChecker {
+  /**
+   * Numbers libphonenumber-js calls valid inside a candidate: international (0.9) or in the default
+   * region (0.8); national-format ones (trunk 0 or area code in parentheses) of at least 9 digits
+   * also in the fallback regions (0.6). Shorter or other numbers there are too often postcodes and
+   * house numbers.
+   */
+  valid(candidate: string, digits: number): PhoneFinding[];
+  /**
+   * A length the numbering plan of the number's country (international) or of the default region
+   * allows — or, for a number written in groups (`grouped`), of a fallback region: the weak test,
+   * for a run that a cue already calls a phone. Fictional and synthetic numbers (555 exchanges,
+   * unassigned area codes, local numbers without their area code) pass it.
+   */
+  possible(candidate: string, grouped: boolean): boolean;
+}
+
+/** "+44 …" or "(+44) …": written with the country calling code. */
+const isInternational = (candidate: string): boolean =>
+  candidate.startsWith('+') || candidate.startsWith('(+');
+
+export function createPhoneChecker(region: CountryCode, fallback: readonly CountryCode[]): PhoneChecker {
+  return {
+    valid(candidate, digits) {
+      const international = isInternational(candidate);
+      let confidence = international ? 0.9 : 0.8;
+      let found = findNumbers(candidate, { defaultCountry: region, v2: true });
+      const national = digits >= 9 && (candidate.startsWith('0') || candidate.startsWith('('));
+      for (let i = 0; found.length === 0 && national && i < fallback.length; i++) {
+        // A quick parse first (findNumbers costs ~3× more): the whole run must be a valid number
+        // of the region; findNumbers then applies its leniency checks and gives the span.
+        const r = fallback[i]!;
+        if (!parsePhoneNumberFromString(candidate, { defaultCountry: r, extract: false })?.isValid())
+          continue;
+        found = findNumbers(candidate, { defaultCountry: r, v2: true });
+        confidence = 0.6;
+      }
+      return found.map((f) => ({ start: f.startsAt, end: f.endsAt, confidence }));
+    },
+    possible(candidate, grouped) {
+      if (isInternational(candidate)) return parsePhoneNumberFromString(candidate)?.isPossible() === true;
+      if (parsePhoneNumberFromString(candidate, region)?.isPossible()) return true;
+      for (let i = 0; grouped && i < fallback.length; i++) {
+        const p = parsePhoneNumberFromString(candidate, fallback[i]);
+        if (p?.isPossible() || p?.isValid()) return true;
+      }
+      return false;
+    },
+  };
 }
