@@ -140,7 +140,12 @@ export function memberRoutes(deps: AdminDeps): AdminRoute[] {
         const input = { workspaceId: actor.workspaceId, userId: params.userId, role: body.role };
         await audit.record(
           context,
-          (tx) => changeMemberRole(tx, { members: identity.members, keys }, input),
+          (tx) =>
+            changeMemberRole(
+              tx,
+              { members: identity.members, keys, invitations: identity.invitations },
+              input,
+            ),
           (r) => describeRoleChange(input, r),
         );
         return member(actor, params.userId);
@@ -161,7 +166,8 @@ export function memberRoutes(deps: AdminDeps): AdminRoute[] {
         const input = { workspaceId: actor.workspaceId, userId: params.userId };
         const result = await audit.record(
           context,
-          (tx) => removeMember(tx, { members: identity.members, keys }, input),
+          (tx) =>
+            removeMember(tx, { members: identity.members, keys, invitations: identity.invitations }, input),
           (r) => describeRemoval(input, r),
         );
         return { userId: params.userId, removed: true as const, revokedKeys: result.revoked.length };

@@ -145,7 +145,12 @@ export const membersSetRoleCommand: Command = {
       const { from, revoked } = await withKeyRepository(local, (keys) =>
         audit.record(
           auditContext,
-          (tx) => changeMemberRole(tx, { members: identity.members, keys }, input),
+          (tx) =>
+            changeMemberRole(
+              tx,
+              { members: identity.members, keys, invitations: identity.invitations },
+              input,
+            ),
           (r) => describeRoleChange(input, r),
         ),
       );
@@ -182,7 +187,8 @@ export const membersRemoveCommand: Command = {
       const r = await withKeyRepository(local, (keys) =>
         audit.record(
           auditContext,
-          (tx) => removeMember(tx, { members: identity.members, keys }, input),
+          (tx) =>
+            removeMember(tx, { members: identity.members, keys, invitations: identity.invitations }, input),
           (out) => describeRemoval(input, out),
         ),
       );

@@ -14,7 +14,8 @@ import {
  * The rules around the role matrix (docs/rbac.md), through real HTTP: only Owners touch the Owner
  * role and the last Owner stays; a User grants only data-plane scopes; a workspace that requires
  * MFA refuses members without it; removing a member revokes their keys, and demoting one revokes
- * the keys their new role could not grant. The matrix itself, cell by cell: admin-rbac.test.ts.
+ * the keys their new role could not grant (and the invitations it could not send). The matrix
+ * itself, cell by cell: admin-rbac.test.ts.
  */
 
 type Role = 'owner' | 'admin' | 'user';
@@ -270,6 +271,58 @@ describe('admin API: roles, owners and what membership carries', () => {
     // And the former member sees nothing of the workspace any more: it answers like a missing one.
     const gone = await s.call({ token: leaver.token, workspace: acme }, { method: 'GET', path: '/keys' });
     assert.equal(gone.status, 404, gone.text);
+  });
+
+  it('invitations are the sender’s authority: a demoted Owner’s Owner invitations and a removed member’s invitations are revoked', async () => {
+    const second = await s.invite(as('owner'), {
+      email: s.email('owner2'),
+      role: 'owner',
+      password: newPassword(),
+    });
+    const asSecond = { token: second.token, workspace: acme };
+    const send = async (role: Role, name: string) => {
+      const res = await s.call(asSecond, {
+        method: 'POST',
+        path: '/members',
+        body: { email: s.email(name), role },
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.body as { id: string; token: string };
+    };
+    const ownerInvite = await send('owner', 'future-owner');
+    const userInvite = await send('user', 'future-user');
+    const demoted = await s.call(as('owner'), {
+      method: 'PATCH',
+      path: `/members/${second.id}`,
+      body: { role: 'admin' },
+    });
+    assert.equal(demoted.status, 200, demoted.text);
+    const pending = async () =>
+      (
+        (await s.call(as('owner'), { method: 'GET', path: '/invitations' })).body.data as { id: string }[]
+      ).map((i) => i.id);
+    assert.ok(!(await pending()).includes(ownerInvite.id), 'an Admin could not send it: revoked');
+    assert.ok((await pending()).includes(userInvite.id), 'an Admin could: kept');
+    const accept = await s.call(
+      { anonymous: true },
+      {
+        method: 'POST',
+        path: '/auth/invitations/accept',
+        body: { token: ownerInvite.token, password: newPassword() },
+      },
+    );
+    assert.equal(accept.status, 400, accept.text);
+    assert.equal(accept.body.error.code, 'invalid_invitation');
+
+    const removed = await s.call(as('owner'), { method: 'DELETE', path: `/members/${second.id}` });
+    assert.equal(removed.status, 200, removed.text);
+    assert.ok(!(await pending()).includes(userInvite.id), 'a removed member’s invitations go with them');
+    const audit = await s.call(as('owner'), {
+      method: 'GET',
+      path: '/audit?action=member.invitation_revoked&limit=500',
+    });
+    const targets = (audit.body.data as { target: string }[]).map((e) => e.target);
+    assert.ok(targets.includes(ownerInvite.id) && targets.includes(userInvite.id), 'both audited');
   });
 
   it('demoting an Admin to User revokes the management keys they minted, and only those', async () => {
