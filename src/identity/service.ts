@@ -269,6 +269,9 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         clientIp: ctx.clientIp ?? null,
         userAgent: ctx.userAgent ?? null,
         ttlMs: deps.sessionTtlMs,
+        // The stamp of the record whose hash was verified: if a change committed meanwhile, this
+        // session is over at once (authenticate), wherever its row landed.
+        passwordAt: Number(user.password_changed_at),
       });
       deps.note({ ...who(ctx, user.id), action: 'auth.login', target: session.id, details: { amr } });
       return issue(user, session, refreshToken);
@@ -290,6 +293,9 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       }
       const user = await users.findById(outcome.session.userId);
       if (!user || user.disabled_at !== null) throw new PortcullisError('invalid_refresh_token');
+      const stamp = outcome.session.passwordAt;
+      if (stamp !== null && stamp !== Number(user.password_changed_at))
+        throw new PortcullisError('invalid_refresh_token');
       return issue(user, outcome.session, outcome.refreshToken);
     },
 
@@ -300,8 +306,12 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       if (!session || session.userId !== claims.userId) throw invalidAccess();
       const user = await users.findById(claims.userId);
       if (!user || user.disabled_at !== null) throw invalidAccess();
-      // A session older than the last password change is over (changePassword revokes them too).
-      if (session.createdAt < Number(user.password_changed_at)) throw invalidAccess();
+      // A session of another password is over (changePassword revokes them too; this also ends a
+      // login that verified the old password while the change was committing). Rows from before
+      // migration 0007 carry no stamp: older than the last change means over.
+      const changedAt = Number(user.password_changed_at);
+      if (session.passwordAt !== null ? session.passwordAt !== changedAt : session.createdAt < changedAt)
+        throw invalidAccess();
       return { user, session, amr: claims.amr };
     },
 
@@ -323,14 +333,14 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       return audit.record(
         who(ctx, user.id),
         async (tx) => {
-          await users.inTx(tx).setPassword(user.id, hash);
+          const stamp = await users.inTx(tx).setPassword(user.id, hash);
           const revoked = await revokeAllIn(tx, user.id, 'password_changed', keepSessionId);
-          // The kept session has just proved the password: it counts from now, or `authenticate`
-          // (which refuses sessions older than the password) would end it as well.
+          // The kept session has just proved the password: it carries the new stamp and counts
+          // from now, or `authenticate` (which ends sessions of an older password) would end it too.
           if (keepSessionId !== undefined) {
             await tx.db
               .updateTable('sessions')
-              .set({ created_at: clock.now() })
+              .set({ created_at: clock.now(), password_at: stamp })
               .where('id', '=', keepSessionId)
               .where('user_id', '=', user.id)
               .where('revoked_at', 'is', null)

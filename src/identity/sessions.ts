@@ -23,6 +23,8 @@ export interface Session {
   createdAt: number;
   lastUsedAt: number;
   expiresAt: number;
+  /** The user's password stamp (`password_changed_at`) the session was opened with; null for old rows. */
+  passwordAt: number | null;
 }
 
 export type RotateOutcome =
@@ -37,6 +39,8 @@ export interface SessionStore {
     clientIp: string | null;
     userAgent: string | null;
     ttlMs: number;
+    /** The password stamp of the user record whose password the login verified. */
+    passwordAt: number;
   }): Promise<{ session: Session; refreshToken: string }>;
   /** Exchanges a refresh token for a new one; a reuse revokes the session before answering. */
   rotate(refreshToken: string): Promise<RotateOutcome>;
@@ -59,6 +63,7 @@ function toSession(row: SessionsTable): Session {
     createdAt: Number(row.created_at),
     lastUsedAt: Number(row.last_used_at),
     expiresAt: Number(row.expires_at),
+    passwordAt: row.password_at === null ? null : Number(row.password_at),
   };
 }
 
@@ -114,6 +119,7 @@ export function createSessionStore(opts: {
         expires_at: now + input.ttlMs,
         revoked_at: null,
         revoked_reason: null,
+        password_at: input.passwordAt,
       };
       return store.db.transaction().execute(async (trx) => {
         await trx.insertInto('sessions').values(row).execute();

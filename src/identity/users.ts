@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database, UsersTable } from '../store/schema.ts';
 import type { Tx } from '../store/tx.ts';
@@ -27,7 +27,12 @@ export interface UserRepository {
   /** Every user (instance operators, through the local CLI). */
   list(): Promise<User[]>;
   count(): Promise<number>;
-  setPassword(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Sets the hash and moves the password stamp (`password_changed_at`) forward — strictly, even
+   * within one millisecond, so sessions opened with the old password never carry the new stamp.
+   * Returns the new stamp.
+   */
+  setPassword(id: string, passwordHash: string): Promise<number>;
   /** Stores the vault id of a seed awaiting confirmation; MFA stays off until `enableMfa`. */
   setPendingMfa(id: string, secretId: string): Promise<void>;
   enableMfa(id: string, step: number): Promise<void>;
@@ -127,11 +132,18 @@ export function createUserRepository(
     },
     async setPassword(id, passwordHash) {
       const now = clock.now();
+      const stamp = sql<number>`case when password_changed_at >= ${now} then password_changed_at + 1 else ${now} end`;
       await db
         .updateTable('users')
-        .set({ password_hash: passwordHash, password_changed_at: now, updated_at: now })
+        .set({ password_hash: passwordHash, password_changed_at: stamp, updated_at: now })
         .where('id', '=', id)
         .execute();
+      const row = await db
+        .selectFrom('users')
+        .select('password_changed_at')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      return Number(row.password_changed_at);
     },
     async setPendingMfa(id, secretId) {
       await db

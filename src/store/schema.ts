@@ -290,6 +290,8 @@ export interface SessionsTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** The user's `password_changed_at` this session was opened (or last re-proved) with; null before 0007. */
+  password_at: number | null;
 }
 
 export interface RefreshTokensTable {

@@ -123,6 +123,7 @@ for (const d of dialects) {
           clientIp: '203.0.113.7',
           userAgent: 'x'.repeat(300),
           ttlMs,
+          passwordAt: 1,
         });
         rawTokens.push(created.refreshToken);
         return created;

@@ -309,6 +309,33 @@ for (const d of dialects) {
       );
     });
 
+    it('a login that verified the old password while a change committed gets no usable session', async () => {
+      const user = await newUser('racing');
+      const newPassword = pw();
+      secrets.push(newPassword);
+      const cli: AuditContext = { actor: 'cli:ops', clientIp: null, userAgent: null, requestId: null };
+      // The race, made deterministic: the login reads the user row, then the change commits (same
+      // millisecond: the clock does not move), then the login verifies the old hash it read and
+      // opens its session — after the change revoked every session there was.
+      const users = rig.service.users;
+      const findByEmail = users.findByEmail;
+      users.findByEmail = async (email) => {
+        users.findByEmail = findByEmail;
+        const stale = await findByEmail.call(users, email);
+        await rig.service.resetPassword(user.id, newPassword, cli);
+        return stale;
+      };
+      const raced = await login(user.email, user.password);
+      assert.equal((await refusal(rig.service.authenticate(raced.accessToken))).code, 'invalid_access_token');
+      assert.equal(
+        (await refusal(rig.service.refresh(raced.refreshToken, ctx()))).code,
+        'invalid_refresh_token',
+      );
+      // The new password opens a session that works, in the same millisecond.
+      const fresh = await login(user.email, newPassword);
+      assert.equal((await rig.service.authenticate(fresh.accessToken)).user.id, user.id);
+    });
+
     it('resetPassword (operator) ends every session of the user', async () => {
       const user = await newUser('reset');
       const session = await login(user.email, user.password);

@@ -6,6 +6,7 @@ import * as modelPrices from './0003_model_prices.ts';
 import * as auditUsage from './0004_audit_usage.ts';
 import * as contentLog from './0005_content_log.ts';
 import * as identity from './0006_identity.ts';
+import * as sessionPasswordStamp from './0007_session_password_stamp.ts';
 import type { MigrationModule } from './helpers.ts';
 
 /**
@@ -21,6 +22,7 @@ export const MIGRATIONS: ReadonlyArray<readonly [name: string, module: Migration
   ['0004_audit_usage', auditUsage],
   ['0005_content_log', contentLog],
   ['0006_identity', identity],
+  ['0007_session_password_stamp', sessionPasswordStamp],
 ];
 
 /** Kysely's provider interface over the static list, with the dialect bound in. */
