@@ -8,7 +8,7 @@ import { OPENAI_SSE_DONE, openAISSE, openAIStreamError } from '../providers/tran
 import { AnthropicToOpenAIStream } from '../providers/translate/stream-anthropic-to-openai.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { checkedAnswer, readJsonAnswer } from './answer.ts';
-import { type Caller, type DataPlaneDeps, isAbort, relayedText } from './context.ts';
+import { type Caller, type DataPlaneDeps, isAbort, relayedText, type StreamRecord } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { type AnswerFilter, createOpenAIChunkGuard } from './stream-guard.ts';
@@ -111,7 +111,7 @@ type ChunkGuard = ReturnType<typeof createOpenAIChunkGuard>;
 async function* relayOpenAI(
   result: UpstreamSuccess<Target>,
   clientWantsUsage: boolean,
-  record: (usage: TokenUsage | undefined, status: number) => void,
+  record: StreamRecord,
   check?: ChunkGuard,
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
@@ -129,7 +129,7 @@ async function* relayOpenAI(
         // Every event is parsed: a provider's broken JSON must end as an error event the SDK
         // understands, not as a parse failure inside the client.
         const chunk = parseEventJson(event.data) as { usage?: unknown; choices?: unknown[] } | null;
-        relayed.add(chunk?.choices);
+        relayed.add(chunk);
         if (chunk?.usage) {
           usage = usageFromOpenAI(chunk.usage);
           // The usage-only chunk asked for on the client's behalf is not theirs to see.
@@ -157,7 +157,7 @@ async function* relayOpenAI(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(relayed.usage(usage, status), status);
+    record(relayed.usage(usage, status), status, undefined, relayed.facts());
   }
 }
 
@@ -166,7 +166,7 @@ async function* relayAnthropicAsOpenAI(
   result: UpstreamSuccess<Target>,
   clientWantsUsage: boolean,
   now: number,
-  record: (usage: TokenUsage | undefined, status: number) => void,
+  record: StreamRecord,
   check?: ChunkGuard,
 ): AsyncGenerator<string> {
   const translator = new AnthropicToOpenAIStream({
@@ -206,7 +206,7 @@ async function* relayAnthropicAsOpenAI(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(relayed.usage(translator.usage ?? emptyUsage(), status), status);
+    record(relayed.usage(translator.usage ?? emptyUsage(), status), status, undefined, relayed.facts());
   }
 }
 

@@ -11,7 +11,7 @@ import {
   UpstreamFormatError,
 } from '../providers/errors.ts';
 import type { Target } from '../providers/targets.ts';
-import type { TokenUsage } from '../providers/translate/shared.ts';
+import type { StreamFacts, TokenUsage } from '../providers/translate/shared.ts';
 import type { UpstreamDeps } from '../providers/upstream.ts';
 import type { CallTracer } from '../tracing/types.ts';
 import type { RequestGuard } from './guard.ts';
@@ -175,10 +175,49 @@ export interface RelayedText {
   add(event: unknown): void;
   /** The usage to settle with: the provider's when complete, else at least what was relayed. */
   usage(reported: TokenUsage | undefined, status: number): TokenUsage | undefined;
+  /** What the provider's events said about the answer (model, id, finish reasons), for traces. */
+  facts(): StreamFacts;
+}
+
+/** A stream relay's way to report its outcome (the proxy's RecordOutcome, without a body). */
+export type StreamRecord = (
+  usage: TokenUsage | undefined,
+  status: number,
+  answer?: undefined,
+  streamed?: StreamFacts,
+) => void;
+
+const MAX_FINISH_REASONS = 8;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
+function noteFacts(facts: StreamFacts, event: unknown): void {
+  if (typeof event !== 'object' || event === null) return;
+  const e = event as Record<string, unknown>;
+  // Anthropic `message_start` carries the message; Responses events carry the response.
+  const holder = (e.message ?? e.response ?? e) as Record<string, unknown> | null;
+  if (typeof holder === 'object' && holder !== null) {
+    facts.model ??= str(holder.model);
+    facts.id ??= str(holder.id);
+  }
+  const reason = (value: unknown): void => {
+    const r = str(value);
+    if (r && facts.finishReasons.length < MAX_FINISH_REASONS) facts.finishReasons.push(r);
+  };
+  if (Array.isArray(e.choices)) {
+    for (const c of e.choices) reason((c as { finish_reason?: unknown } | null)?.finish_reason);
+  }
+  reason((e.delta as { stop_reason?: unknown } | null | undefined)?.stop_reason);
+  if (e.type === 'response.completed' || e.type === 'response.incomplete' || e.type === 'response.failed') {
+    const r = e.response as
+      | { status?: unknown; incomplete_details?: { reason?: unknown } | null }
+      | undefined;
+    reason(r?.incomplete_details?.reason ?? r?.status);
+  }
 }
 
 export function relayedText(): RelayedText {
   let chars = 0;
+  const facts: StreamFacts = { finishReasons: [] };
   const walk = (value: unknown, depth: number): void => {
     if (depth > 8 || typeof value !== 'object' || value === null) return;
     for (const [k, v] of Object.entries(value)) {
@@ -188,7 +227,11 @@ export function relayedText(): RelayedText {
     }
   };
   return {
-    add: (event) => walk(event, 0),
+    add(event) {
+      walk(event, 0);
+      noteFacts(facts, event);
+    },
+    facts: () => facts,
     usage(reported, status) {
       if (status === 200) return reported;
       const output = Math.ceil(chars / 4);

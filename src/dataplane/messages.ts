@@ -3,13 +3,13 @@ import type { AnthropicStreamEvent } from '../providers/anthropic/types.ts';
 import { anthropicRequest, nativeFormat, openAIRequest, type Target } from '../providers/targets.ts';
 import { anthropicRequestToOpenAI } from '../providers/translate/anthropic-to-openai.ts';
 import { openAICompletionToAnthropic } from '../providers/translate/responses.ts';
-import { type TokenUsage, usageFromAnthropic } from '../providers/translate/shared.ts';
+import { usageFromAnthropic } from '../providers/translate/shared.ts';
 import { anthropicSSE, anthropicStreamError } from '../providers/translate/sse.ts';
 import { OpenAIToAnthropicStream } from '../providers/translate/stream-openai-to-anthropic.ts';
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { checkedAnswer, readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED } from './chat.ts';
-import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
+import { type DataPlaneDeps, isAbort, relayedText, type StreamRecord } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { type AnswerFilter, createAnthropicEventGuard, type StreamStop } from './stream-guard.ts';
@@ -117,7 +117,7 @@ function guarded(events: readonly unknown[], check: EventGuard): Emitted {
 
 async function* relayAnthropic(
   result: UpstreamSuccess<Target>,
-  record: (usage: TokenUsage | undefined, status: number) => void,
+  record: StreamRecord,
   check?: EventGuard,
 ): AsyncGenerator<string> {
   let input = 0;
@@ -168,6 +168,8 @@ async function* relayAnthropic(
         status,
       ),
       status,
+      undefined,
+      relayed.facts(),
     );
   }
 }
@@ -175,7 +177,7 @@ async function* relayAnthropic(
 /** OpenAI-format upstream → Anthropic client: chunks translated into Messages stream events. */
 async function* relayOpenAIAsAnthropic(
   result: UpstreamSuccess<Target>,
-  record: (usage: TokenUsage | undefined, status: number) => void,
+  record: StreamRecord,
   check?: EventGuard,
 ): AsyncGenerator<string> {
   const emit = (events: readonly AnthropicStreamEvent[]): Emitted => {
@@ -204,7 +206,7 @@ async function* relayOpenAIAsAnthropic(
           continue;
         }
         const parsed = parseEventJson(event.data) as { choices?: unknown } | null;
-        relayed.add(parsed?.choices);
+        relayed.add(parsed);
         const g = emit(translator.push(parsed));
         out += g.out;
         if (g.stopped) {
@@ -229,6 +231,6 @@ async function* relayOpenAIAsAnthropic(
     status = 502;
     yield streamFailure(err);
   } finally {
-    record(relayed.usage(translator.usage, status), status);
+    record(relayed.usage(translator.usage, status), status, undefined, relayed.facts());
   }
 }

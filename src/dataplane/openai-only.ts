@@ -5,7 +5,7 @@ import { type TokenUsage, usageFromOpenAI } from '../providers/translate/shared.
 import type { UpstreamSuccess } from '../providers/upstream.ts';
 import { checkedAnswer, readJsonAnswer } from './answer.ts';
 import { CLIENT_CLOSED } from './chat.ts';
-import { type DataPlaneDeps, isAbort, relayedText } from './context.ts';
+import { type DataPlaneDeps, isAbort, relayedText, type StreamRecord } from './context.ts';
 import { proxy, sendEvents } from './proxy.ts';
 import { parseEventJson, readSse } from './sse.ts';
 import { type AnswerFilter, createResponsesEventGuard } from './stream-guard.ts';
@@ -117,7 +117,7 @@ const TERMINAL = new Set(['response.completed', 'response.failed', 'response.inc
 /** Responses API events passed through with their names; usage read from the terminal event. */
 async function* relayResponses(
   result: UpstreamSuccess<Target>,
-  record: (usage: TokenUsage | undefined, status: number) => void,
+  record: StreamRecord,
   check?: ReturnType<typeof createResponsesEventGuard>,
 ): AsyncGenerator<string> {
   let usage: TokenUsage | undefined;
@@ -160,7 +160,7 @@ async function* relayResponses(
     status = 502;
     yield responsesError('upstream_error', 'The provider stream failed before the answer was complete.');
   } finally {
-    record(relayed.usage(usage, status), status);
+    record(relayed.usage(usage, status), status, undefined, relayed.facts());
   }
 }
 

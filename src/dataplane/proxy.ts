@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Target } from '../providers/targets.ts';
-import type { TokenUsage } from '../providers/translate/shared.ts';
+import type { StreamFacts, TokenUsage } from '../providers/translate/shared.ts';
 import { callUpstream, type UpstreamRequest, type UpstreamSuccess } from '../providers/upstream.ts';
 import type { TracedCall } from '../tracing/types.ts';
 import { upstreamRefusal } from './answer.ts';
@@ -46,6 +46,8 @@ export type RecordOutcome = (
   usage: TokenUsage | undefined,
   status: number,
   answer?: Readonly<Record<string, unknown>>,
+  /** A streamed answer: what its events said (model, id, finish reasons). */
+  streamed?: StreamFacts,
 ) => void;
 
 export interface Answer {
@@ -147,7 +149,7 @@ async function admitted(
     // Until the provider's response headers: the upstream share of the latency.
     const upstreamMs = deps.clock.now() - upstreamStarted;
     let recorded = false;
-    const record: RecordOutcome = (usage, status, body) => {
+    const record: RecordOutcome = (usage, status, body, streamed) => {
       if (recorded) return;
       recorded = true;
       void ticket.settle(usage, status, accepted.target);
@@ -164,7 +166,14 @@ async function admitted(
       };
       recordCall(request, caller, call);
       deps.observe?.(request, caller, { ...call, answeredBy: accepted.target, upstreamMs });
-      traced?.answered({ status, usage, target: accepted.target, attempts: accepted.attempts, answer: body });
+      traced?.answered({
+        status,
+        usage,
+        target: accepted.target,
+        attempts: accepted.attempts,
+        answer: body,
+        streamed,
+      });
     };
     try {
       return await answer({ result: accepted, caller, record, guard, again: call });

@@ -214,6 +214,13 @@ export function spanShape(call: FinishedCall): SpanShape {
       if (id !== undefined) a[ATTR_GEN_AI_RESPONSE_ID] = id;
       const reasons = finishReasons(start.endpoint, body);
       if (reasons.length > 0) a[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = reasons;
+    } else if (answered.streamed) {
+      const { model, id, finishReasons: reasons } = answered.streamed;
+      if (model !== undefined && model.length <= 256) a[ATTR_GEN_AI_RESPONSE_MODEL] = model;
+      const checkedId = code(id);
+      if (checkedId !== undefined) a[ATTR_GEN_AI_RESPONSE_ID] = checkedId;
+      const codes = reasons.flatMap((r) => code(r) ?? []).slice(0, MAX_REASONS);
+      if (codes.length > 0) a[ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = codes;
     }
   }
 

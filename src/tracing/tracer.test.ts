@@ -140,6 +140,7 @@ describe('call tracer (GenAI client spans)', () => {
       usage,
       target: target('anthropic', 'http://127.0.0.1:8099', 'claude-sonnet-4-5'),
       attempts: 2,
+      streamed: { model: 'claude-sonnet-4-5-20250929', id: 'msg_01abc', finishReasons: ['end_turn'] },
     });
     const [span] = s.spans();
     assert.equal(span?.name, 'chat claude-sonnet-4-5');
@@ -151,7 +152,9 @@ describe('call tracer (GenAI client spans)', () => {
     assert.equal(a['server.address'], '127.0.0.1');
     assert.equal(a['server.port'], 8099);
     assert.equal(a['portcullis.attempts'], 2);
-    assert.equal(a['gen_ai.response.model'], undefined, 'streams carry no answer body');
+    assert.equal(a['gen_ai.response.model'], 'claude-sonnet-4-5-20250929', 'from the stream’s events');
+    assert.equal(a['gen_ai.response.id'], 'msg_01abc');
+    assert.deepEqual(a['gen_ai.response.finish_reasons'], ['end_turn']);
   });
 
   it('names embeddings and Azure, and never a URL path or query', () => {

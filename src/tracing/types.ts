@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Guardrails } from '../guardrails/inspect.ts';
 import type { Target } from '../providers/targets.ts';
-import type { TokenUsage } from '../providers/translate/shared.ts';
+import type { StreamFacts, TokenUsage } from '../providers/translate/shared.ts';
 
 /**
  * What the data plane tells the tracer (src/tracing/tracer.ts). Types only, so the data plane
@@ -31,6 +31,8 @@ export interface CallAnswer {
    * are read from it (codes, never text: DESIGN.md invariant 1).
    */
   answer?: Readonly<Record<string, unknown>>;
+  /** A streamed answer: the model, id and finish reasons its events carried. */
+  streamed?: StreamFacts;
 }
 
 /**

@@ -137,6 +137,10 @@ describe('tracing (OTLP/HTTP, GenAI semantic conventions)', () => {
     assert.equal(stream?.attributes['portcullis.stream'], true);
     assert.equal(stream?.attributes['portcullis.endpoint'], 'chat');
     assert.ok(Number(stream?.attributes['gen_ai.usage.output_tokens']) > 0);
+    // What the provider's own events said: its model, message id and stop reason.
+    assert.equal(typeof stream?.attributes['gen_ai.response.model'], 'string');
+    assert.match(String(stream?.attributes['gen_ai.response.id']), /^msg_/);
+    assert.deepEqual(stream?.attributes['gen_ai.response.finish_reasons'], ['end_turn']);
 
     const [messages] = byName('chat claude-haiku-4-5');
     assert.equal(messages?.attributes['portcullis.endpoint'], 'messages');
@@ -147,6 +151,8 @@ describe('tracing (OTLP/HTTP, GenAI semantic conventions)', () => {
     );
     assert.equal(streamedMessages?.attributes['gen_ai.provider.name'], 'openai');
     assert.equal(streamedMessages?.attributes['portcullis.stream'], true);
+    assert.match(String(streamedMessages?.attributes['gen_ai.response.id']), /^chatcmpl-/);
+    assert.deepEqual(streamedMessages?.attributes['gen_ai.response.finish_reasons'], ['stop']);
 
     const [embeddings] = byName('embeddings text-embedding-3-small');
     assert.equal(embeddings?.attributes['gen_ai.operation.name'], 'embeddings');

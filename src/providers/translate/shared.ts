@@ -109,3 +109,13 @@ export function stopReasonFromOpenAI(reason: unknown): AnthropicStopReason {
       return 'end_turn';
   }
 }
+
+/**
+ * The provider's own account of a streamed answer, read from its events in any of the three wire
+ * formats (chat chunks, Anthropic message events, Responses events): codes and names, never text.
+ */
+export interface StreamFacts {
+  model?: string;
+  id?: string;
+  finishReasons: string[];
+}
