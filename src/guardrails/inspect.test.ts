@@ -66,6 +66,34 @@ test('fails closed when a detector overruns its time budget', () => {
   assert.equal(r.blockedBy?.category, 'detector_timeout');
 });
 
+test('a budget counts the detector’s own CPU work, not time its thread was not running', () => {
+  const benign = { score: 0, categories: [], flags: [], patternScore: 0, modelScore: 0 };
+  const slept = createGuardrails({
+    createInjectionScorer: () => ({
+      score() {
+        // 60 ms off the CPU (what a descheduled thread or a busy machine looks like), budget 20 ms.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60);
+        return benign;
+      },
+    }),
+  });
+  assert.equal(slept.inspect(['hi'], DEFAULT_POLICY, 'input').decision, 'allow');
+  const busy = createGuardrails({
+    createInjectionScorer: () => ({
+      score() {
+        const until = performance.now() + 60;
+        while (performance.now() < until) {
+          // 60 ms of the detector's own work
+        }
+        return benign;
+      },
+    }),
+  });
+  const r = busy.inspect(['hi'], DEFAULT_POLICY, 'input');
+  assert.equal(r.decision, 'block');
+  assert.equal(r.blockedBy?.category, 'detector_timeout');
+});
+
 test('detectors off or not applying to the stage do nothing', () => {
   const policy = mergePolicy(DEFAULT_POLICY, { secrets: { where: 'input' } });
   assert.equal(g.inspect([`t ${gh}`], policy, 'output').decision, 'allow');

@@ -70,6 +70,13 @@ export interface Guardrails {
 export interface GuardrailsDeps {
   /** Monotonic milliseconds; default performance.now. Injected so tests can force a timeout. */
   now?: () => number;
+  /**
+   * The clock a detector's time budget is measured on. Default: this thread's CPU time
+   * (`process.threadCpuUsage`), so time the thread spent descheduled — CPU steal, other processes,
+   * a busy machine — does not count against a detector and flip a fail-closed block; only its own
+   * work does. When `now` is injected (tests), budgets follow it.
+   */
+  budgetClock?: () => number;
   injection?: InjectionScorerOptions;
   /** Detector factories, replaceable in tests (e.g. one that throws) and for custom builds. */
   createInjectionScorer?: (o: InjectionScorerOptions) => InjectionScorer;
@@ -79,8 +86,15 @@ export interface GuardrailsDeps {
 
 const CACHE_LIMIT = 256;
 
+/** CPU time of the calling thread, in milliseconds. */
+function threadCpuMs(): number {
+  const u = process.threadCpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
   const now = deps.now ?? (() => performance.now());
+  const budgetClock = deps.budgetClock ?? deps.now ?? threadCpuMs;
   const injection = (deps.createInjectionScorer ?? createInjectionScorer)(deps.injection ?? {});
   const makePii =
     deps.createPiiDetector ??
@@ -118,10 +132,10 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
         body: (f: Finding) => void,
       ): void => {
         const finding: Finding = { detector, action, counts: {}, texts: [] };
-        const t0 = now();
+        const t0 = budgetClock();
         try {
           body(finding);
-          if (now() - t0 > budgetMs) finding.error = 'timeout';
+          if (budgetClock() - t0 > budgetMs) finding.error = 'timeout';
         } catch {
           finding.error = 'exception';
         }
