@@ -8,6 +8,7 @@ import {
   SchemaRefusedError,
 } from '../guardrails/json-schema.ts';
 import type { JsonSchemaPolicy } from '../guardrails/policy.ts';
+import { threadCpuMs } from '../util/cpu-clock.ts';
 import type { AnswerFilter } from './stream-guard.ts';
 import type { Format } from './texts.ts';
 
@@ -129,7 +130,8 @@ export function createStructuredCheck(
   output: StructuredOutput,
   policy: JsonSchemaPolicy,
   request: FastifyRequest,
-  now: () => number = () => performance.now(),
+  /** The budget's clock: this thread's CPU time by default (see src/util/cpu-clock.ts). */
+  now: () => number = threadCpuMs,
 ): StructuredCheck {
   const format = output.kind === 'json_object' ? 'JSON object' : 'JSON schema';
   const decide = (result: AnswerCheck, maxChars: number): PortcullisError | undefined => {

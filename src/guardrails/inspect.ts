@@ -8,6 +8,8 @@
  * Detectors are synchronous and their work per text is bounded (normalize.ts, regex policy), so the
  * budget is checked after each detector rather than by preemption.
  */
+
+import { threadCpuMs } from '../util/cpu-clock.ts';
 import { applySpans, createRedactionCounter, type TaggedSpan, type Vault } from './actions.ts';
 import { createInjectionScorer, type InjectionScorer, type InjectionScorerOptions } from './injection.ts';
 import { createPiiDetector, type PiiDetector } from './pii.ts';
@@ -85,12 +87,6 @@ export interface GuardrailsDeps {
 }
 
 const CACHE_LIMIT = 256;
-
-/** CPU time of the calling thread, in milliseconds. */
-function threadCpuMs(): number {
-  const u = process.threadCpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
   const now = deps.now ?? (() => performance.now());
