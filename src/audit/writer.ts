@@ -78,8 +78,9 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
     }
   };
 
-  async function flushOnce(): Promise<boolean> {
-    if (events.length === 0 && usage.length === 0) return false;
+  /** Commits one batch of each queue; the number of events committed (0: nothing was queued). */
+  async function flushOnce(): Promise<number> {
+    if (events.length === 0 && usage.length === 0) return 0;
     const batchEvents = events.splice(0, batchSize);
     const batchUsage = usage.splice(0, batchSize);
     try {
@@ -93,7 +94,7 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
         failing = false;
         logger.warn({ event: 'audit.writer_recovered' }, 'audit: event writer committing again');
       }
-      return true;
+      return batchEvents.length + batchUsage.length;
     } catch (err) {
       if (!failing) {
         failing = true;
@@ -110,13 +111,20 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
     }
   }
 
-  /** Drains the queues batch by batch; one flush at a time. */
-  function flush(): Promise<void> {
+  /**
+   * One pass over the queues, one at a time: first the records still being priced, then batch by
+   * batch — everything queued when it starts (`drainAll`; what arrives meanwhile waits for the
+   * next pass, so a busy gateway cannot keep it going), or for the timer until less than a batch
+   * is left.
+   */
+  function pass(drainAll: boolean): Promise<void> {
     flushing ??= (async () => {
       try {
         if (pricing.size > 0) await Promise.allSettled([...pricing]);
-        while (await flushOnce()) {
-          if (events.length < batchSize && usage.length < batchSize && !closed) break;
+        let left = events.length + usage.length;
+        for (let n = await flushOnce(); n > 0; n = await flushOnce()) {
+          left -= n;
+          if (drainAll ? left <= 0 : events.length < batchSize && usage.length < batchSize && !closed) break;
         }
       } finally {
         flushing = undefined;
@@ -125,8 +133,17 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
     return flushing;
   }
 
+  /**
+   * Commits everything queued (or being priced) when it is called. A pass already running may have
+   * started before those events arrived: it is let finish, then a pass that starts now runs.
+   */
+  async function flush(): Promise<void> {
+    while (flushing) await flushing.catch(() => undefined);
+    await pass(true);
+  }
+
   const tick = (): void => {
-    flush().catch(() => undefined);
+    pass(false).catch(() => undefined);
   };
   const timer = setInterval(tick, opts.flushMs);
   timer.unref();

@@ -97,6 +97,29 @@ describe('event writer', () => {
     await place.cleanup();
   });
 
+  it('a flush called while another is running still commits what was queued before the call', async () => {
+    const { store, audit, logger, place } = await setup();
+    const writer = createEventWriter({
+      store,
+      audit,
+      logger,
+      flushMs: 60_000,
+      batchSize: 100,
+      queueSize: 1000,
+    });
+    const count = async () => (await store.db.selectFrom('usage_records').select('id').execute()).length;
+    writer.usage(usage(1));
+    const first = writer.flush(); // takes record 1 and is now waiting on the store
+    writer.usage(usage(2));
+    writer.usageLater(Promise.resolve(usage(3)));
+    await writer.flush();
+    assert.equal(await count(), 3, 'the second flush did not stop at the first one’s batch');
+    await first;
+    await writer.close();
+    await store.close();
+    await place.cleanup();
+  });
+
   it('drops and counts events beyond the bound while the store is away, never blocking', async () => {
     const { store, audit, logs, logger, place } = await setup();
     await audit.ready();
