@@ -248,7 +248,38 @@ describe('login throttle (memory counters)', () => {
     assert.equal(await waitOf(throttle.check(EMAIL, IP)), 1, 'the failures were counted');
   });
 
-  it('an attempt that throws is not a failure, and releases its reservation', async () => {
+  it('turns outliving their attempts (a stalled check, a crashed replica) never add parallel guesses', async () => {
+    const { clock, throttle } = setup();
+    // Free failures, checked slowly: their turns expire by time before they are given back.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const slow = Array.from({ length: POLICY.freeFailures + 1 }, () =>
+      throttle.attempt(EMAIL, IP, async () => {
+        await gate;
+        return false;
+      }),
+    );
+    clock.advance(120_000);
+    open();
+    await Promise.allSettled(slow);
+    clock.advance(60_000); // past the wait the last failure imposed
+    let verified = 0;
+    const burst = await Promise.allSettled(
+      Array.from({ length: 20 }, () =>
+        throttle.attempt(EMAIL, IP, async () => {
+          verified += 1;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          return false;
+        }),
+      ),
+    );
+    assert.equal(verified, 1, 'past the free failures: one at a time, late give-backs or not');
+    assert.equal(burst.filter((r) => r.status === 'rejected').length, 19);
+  });
+
+  it('an attempt that throws is not a failure, and gives its turn back', async () => {
     const { throttle } = setup();
     for (let i = 0; i < POLICY.freeFailures; i++)
       assert.equal(await throttle.attempt(EMAIL, IP, async () => false), false);

@@ -54,10 +54,10 @@ export interface LoginThrottle {
 }
 
 /**
- * How long an attempt's reservation lives if its replica dies before settling it: far longer than
- * any password check, short enough that a crash does not hold an account for long.
+ * What one attempt's turn is worth: a turn never given back (its replica died mid-check) frees
+ * itself after this long. Far longer than any password check.
  */
-const INFLIGHT_TTL_MS = 60_000;
+const TURN_MS = 10_000;
 
 export function createLoginThrottle(opts: {
   counters: Pick<Counters, 'add' | 'get' | 'rate'>;
@@ -110,38 +110,55 @@ export function createLoginThrottle(opts: {
   type Subject = ReturnType<typeof subjects>[number];
 
   /**
-   * Throws 429 while a subject must wait. `inflight[i]`, when given, is the number of attempts on
-   * subject i running now, this one included: each may still fail, so past the free failures a
-   * second concurrent attempt is refused until the first is settled.
+   * An attempt's turn on subject `s` after `n` settled failures: a GCRA bucket (the shared
+   * counters' `rate`) with one slot per attempt that may still run before the next wait applies —
+   * the free failures left, and one past them — each slot worth TURN_MS of time. An attempt takes
+   * a slot and gives it back (a refund) when its outcome is counted; a slot whose attempt never
+   * comes back (a crashed replica) frees itself after TURN_MS. Refunds cannot add capacity
+   * (a bucket is never fuller than full), so nothing can drift into extra parallel guesses.
    */
-  async function refuseIfWaiting(subs: readonly Subject[], inflight?: readonly number[]): Promise<void> {
+  const turn = (s: Subject, n: number, cost: number): RateSpec => {
+    const slots = Math.max(1, s.free + 1 - n);
+    return { key: `login:turn:${s.key}`, limit: slots, windowMs: slots * TURN_MS, cost };
+  };
+
+  /**
+   * Throws 429 while a subject must wait. With `take`, also takes this attempt's turn on each
+   * subject (all or nothing) and returns what to give back; without, only reads.
+   */
+  async function refuseIfWaiting(subs: readonly Subject[], take: boolean): Promise<RateSpec[]> {
     const counts = await counters.get(subs.map((s) => `login:fail:${s.key}`));
     // Cost 0: only reads each bucket (the lock, and the wait the current count imposes).
     const specs: RateSpec[] = [];
-    let retryMs = 0;
+    const turns: RateSpec[] = [];
     for (const [i, s] of subs.entries()) {
       specs.push({ key: `login:lock:${s.key}`, limit: 1, windowMs: policy.lockMs, cost: 0 });
       const n = counts[i] ?? 0;
       const delay = delayAfter(n, s.lockAfter, s.free);
       if (delay > 0) specs.push({ key: `login:wait:${s.key}:${n}`, limit: 1, windowMs: delay, cost: 0 });
-      const others = Math.max(0, (inflight?.[i] ?? 1) - 1);
-      if (others > 0 && delayAfter(n + others, s.lockAfter, s.free) > 0) retryMs = Math.max(retryMs, 1000);
+      if (take) turns.push(turn(s, n, 1));
     }
-    for (const outcome of (await counters.rate(specs)).outcomes) {
-      if (outcome.remaining < 1) retryMs = Math.max(retryMs, outcome.resetMs);
-    }
+    const result = await counters.rate([...specs, ...turns]);
+    let retryMs = 0;
+    result.outcomes.forEach((outcome, i) => {
+      if (i < specs.length ? outcome.remaining < 1 : !result.allowed) {
+        retryMs = Math.max(retryMs, i < specs.length ? outcome.resetMs : 1000);
+      }
+    });
     if (retryMs > 0) {
+      // Refused after the turns were taken (a lock or a wait): give them back.
+      if (take && result.allowed) await giveBack(turns).catch(() => undefined);
       const retryAfter = Math.max(1, Math.ceil(retryMs / 1000));
       throw new PortcullisError('too_many_login_failures', {
         vars: { retryAfter },
         headers: { 'retry-after': String(retryAfter) },
       });
     }
+    return turns;
   }
 
-  const inflightKey = (s: Subject): string => `login:inflight:${s.key}`;
-  const release = (subs: readonly Subject[]): Promise<unknown> =>
-    Promise.all(subs.map((s) => counters.add(inflightKey(s), -1, INFLIGHT_TTL_MS)));
+  const giveBack = (turns: readonly RateSpec[]): Promise<unknown> =>
+    turns.length === 0 ? Promise.resolve() : counters.rate(turns.map((t) => ({ ...t, cost: -1 })));
 
   async function recordFailure(subs: readonly Subject[], clientIp: string): Promise<void> {
     for (const s of subs) {
@@ -161,29 +178,20 @@ export function createLoginThrottle(opts: {
   return {
     async attempt(email, clientIp, verify) {
       const subs = subjects(email, clientIp);
-      await guarded(async () => {
-        const inflight = await Promise.all(subs.map((s) => counters.add(inflightKey(s), 1, INFLIGHT_TTL_MS)));
-        try {
-          await refuseIfWaiting(subs, inflight);
-        } catch (err) {
-          await release(subs).catch(() => undefined);
-          throw err;
-        }
-      });
-      let ok: boolean;
+      const turns = await guarded(() => refuseIfWaiting(subs, true));
       try {
-        ok = await verify();
-      } catch (err) {
-        await release(subs).catch(() => undefined);
-        throw err;
+        const ok = await verify();
+        if (!ok) await guarded(() => recordFailure(subs, clientIp));
+        return ok;
+      } finally {
+        // Best effort: a turn not given back frees itself after TURN_MS; a login that succeeded is
+        // not turned into an error by it.
+        await giveBack(turns).catch(() => undefined);
       }
-      await guarded(async () => {
-        if (!ok) await recordFailure(subs, clientIp);
-        await release(subs);
-      });
-      return ok;
     },
-    check: (email, clientIp) => guarded(() => refuseIfWaiting(subjects(email, clientIp))),
+    check: async (email, clientIp) => {
+      await guarded(() => refuseIfWaiting(subjects(email, clientIp), false));
+    },
     fail: (email, clientIp) => guarded(() => recordFailure(subjects(email, clientIp), clientIp)),
     succeed: (email) =>
       guarded(async () => {
