@@ -333,7 +333,10 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
       return audit.record(
         who(ctx, user.id),
         async (tx) => {
-          const stamp = await users.inTx(tx).setPassword(user.id, hash);
+          // Only over the password just verified: a reset (or another change) that committed since
+          // this request loaded the user wins, and this one is refused like a wrong password.
+          const stamp = await users.inTx(tx).setPassword(user.id, hash, Number(user.password_changed_at));
+          if (stamp === undefined) throw invalidCredentials();
           const revoked = await revokeAllIn(tx, user.id, 'password_changed', keepSessionId);
           // The kept session has just proved the password: it carries the new stamp and counts
           // from now, or `authenticate` (which ends sessions of an older password) would end it too.

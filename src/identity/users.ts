@@ -30,9 +30,10 @@ export interface UserRepository {
   /**
    * Sets the hash and moves the password stamp (`password_changed_at`) forward — strictly, even
    * within one millisecond, so sessions opened with the old password never carry the new stamp.
-   * Returns the new stamp.
+   * Returns the new stamp. With `ifStamp`, only when the stamp is still that one (the password the
+   * caller verified is still the current one), else changes nothing and returns undefined.
    */
-  setPassword(id: string, passwordHash: string): Promise<number>;
+  setPassword(id: string, passwordHash: string, ifStamp?: number): Promise<number | undefined>;
   /** Stores the vault id of a seed awaiting confirmation; MFA stays off until `enableMfa`. */
   setPendingMfa(id: string, secretId: string): Promise<void>;
   enableMfa(id: string, step: number): Promise<void>;
@@ -130,14 +131,16 @@ export function createUserRepository(
         .executeTakeFirst();
       return Number(row?.n ?? 0);
     },
-    async setPassword(id, passwordHash) {
+    async setPassword(id, passwordHash, ifStamp) {
       const now = clock.now();
       const stamp = sql<number>`case when password_changed_at >= ${now} then password_changed_at + 1 else ${now} end`;
-      await db
+      let update = db
         .updateTable('users')
         .set({ password_hash: passwordHash, password_changed_at: stamp, updated_at: now })
-        .where('id', '=', id)
-        .execute();
+        .where('id', '=', id);
+      if (ifStamp !== undefined) update = update.where('password_changed_at', '=', ifStamp);
+      const result = await update.executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
       const row = await db
         .selectFrom('users')
         .select('password_changed_at')

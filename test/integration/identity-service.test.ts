@@ -336,6 +336,32 @@ for (const d of dialects) {
       assert.equal((await rig.service.authenticate(fresh.accessToken)).user.id, user.id);
     });
 
+    it('a password change authenticated before an operator reset cannot undo the reset', async () => {
+      const user = await newUser('reset-race');
+      const session = await login(user.email, user.password);
+      // The request authenticated (its user row loaded) before the reset committed.
+      const authed = await rig.service.authenticate(session.accessToken);
+      const operatorPassword = pw();
+      const attackerPassword = pw();
+      secrets.push(operatorPassword, attackerPassword);
+      const cli: AuditContext = { actor: 'cli:ops', clientIp: null, userAgent: null, requestId: null };
+      await rig.service.resetPassword(user.id, operatorPassword, cli);
+      const refused = await refusal(
+        rig.service.changePassword(
+          authed.user,
+          authed.session.id,
+          { currentPassword: user.password, newPassword: attackerPassword },
+          ctx(),
+        ),
+      );
+      assert.equal(refused.code, 'invalid_credentials');
+      assert.equal(
+        (await refusal(rig.service.login({ email: user.email, password: attackerPassword }, ctx()))).code,
+        'invalid_credentials',
+      );
+      assert.ok(await login(user.email, operatorPassword), 'the reset stands');
+    });
+
     it('resetPassword (operator) ends every session of the user', async () => {
       const user = await newUser('reset');
       const session = await login(user.email, user.password);
