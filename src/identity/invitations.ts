@@ -121,8 +121,15 @@ export function createInvitationRepository(
         .where('id', '=', id)
         .executeTakeFirst();
       if (!row) return undefined;
-      await db.updateTable('invitations').set({ revoked_at: clock.now() }).where('id', '=', id).execute();
-      return toInvitation(row);
+      // Conditional: an acceptance (or another revocation) that committed since the read wins.
+      const result = await db
+        .updateTable('invitations')
+        .set({ revoked_at: clock.now() })
+        .where('id', '=', id)
+        .where('accepted_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1 ? toInvitation(row) : undefined;
     },
     inTx: (tx) => createInvitationRepository(opts, tx.db),
   };

@@ -32,7 +32,7 @@ interface MembershipDeps {
 }
 
 /** Whether a member of `role` may invite someone with `invited` (members:write; owners:write for Owner). */
-const mayInvite = (role: Role, invited: Role): boolean =>
+export const mayInvite = (role: Role, invited: Role): boolean =>
   ruleOf('members:write')[role] === 'all' && (invited !== 'owner' || ruleOf('owners:write')[role] === 'all');
 
 async function revokeInvitations(
@@ -45,8 +45,9 @@ async function revokeInvitations(
   const theirs = (await repo.listPending(input.workspaceId)).filter(
     (i) => i.invitedBy === input.userId && which(i),
   );
-  for (const i of theirs) await repo.revoke(input.workspaceId, i.id);
-  return theirs;
+  const revoked: Invitation[] = [];
+  for (const i of theirs) if (await repo.revoke(input.workspaceId, i.id)) revoked.push(i);
+  return revoked;
 }
 
 export async function changeMemberRole(

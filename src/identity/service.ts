@@ -12,6 +12,7 @@ import { IdentityError } from './errors.ts';
 import { createInvitationRepository, type Invitation, type InvitationRepository } from './invitations.ts';
 import type { LoginThrottle } from './lockout.ts';
 import { createMemberRepository, type MemberRepository } from './members.ts';
+import { mayInvite } from './membership.ts';
 import { burnPasswordTime, checkPasswordPolicy, hashPassword, verifyPassword } from './password.ts';
 import {
   hashRecoveryCode,
@@ -566,6 +567,20 @@ export function createIdentityService(deps: IdentityDeps): IdentityService {
         async (tx) => {
           if (!(await invitations.inTx(tx).markAccepted(invitation.id)))
             throw new PortcullisError('invalid_invitation');
+          // An invitation is its sender's authority, deferred: it holds only while a user who sent
+          // it is still a member who could send it, and not disabled (whatever path removed,
+          // demoted, erased or disabled them, and however it raced this acceptance).
+          if (invitation.invitedBy.startsWith('usr_')) {
+            const sender = await members.inTx(tx).find(invitation.workspaceId, invitation.invitedBy);
+            const account = await users.inTx(tx).findById(invitation.invitedBy);
+            if (
+              !sender ||
+              !account ||
+              account.disabled_at !== null ||
+              !mayInvite(sender.role, invitation.role)
+            )
+              throw new PortcullisError('invalid_invitation');
+          }
           const user = existing
             ? toUser(existing)
             : await users.inTx(tx).create({

@@ -325,6 +325,35 @@ describe('admin API: roles, owners and what membership carries', () => {
     assert.ok(targets.includes(ownerInvite.id) && targets.includes(userInvite.id), 'both audited');
   });
 
+  it('an invitation holds only while its sender could still send it, whatever path took that away', async () => {
+    const sender = await s.invite(as('owner'), {
+      email: s.email('sender'),
+      role: 'admin',
+      password: newPassword(),
+    });
+    const sent = await s.call(
+      { token: sender.token, workspace: acme },
+      { method: 'POST', path: '/members', body: { email: s.email('late-joiner'), role: 'user' } },
+    );
+    assert.equal(sent.status, 201, sent.text);
+    // The membership goes without removeMember (as a data-subject erasure or a race would take it).
+    await s.dp.gateway.store.db
+      .deleteFrom('workspace_members')
+      .where('workspace_id', '=', acme)
+      .where('user_id', '=', sender.id)
+      .execute();
+    const accept = await s.call(
+      { anonymous: true },
+      {
+        method: 'POST',
+        path: '/auth/invitations/accept',
+        body: { token: sent.body.token, password: newPassword() },
+      },
+    );
+    assert.equal(accept.status, 400, accept.text);
+    assert.equal(accept.body.error.code, 'invalid_invitation');
+  });
+
   it('demoting an Admin to User revokes the management keys they minted, and only those', async () => {
     const demoted = await s.invite(as('owner'), {
       email: s.email('demoted'),
