@@ -62,6 +62,37 @@ test('without a cue, the same digits are not a phone number', () => {
   assert.deepEqual(found('the function was called 1234567890 times'), []);
 });
 
+// A phone cue counts only in a label position right before the number: not a bare "call" or
+// "contact", not with other words (an id's name, a time) between it, not a generic label such as
+// "home:" or "desk:" alone, not a label word after the number that goes on ("office chairs").
+for (const t of [
+  'api call took 123 456 789 ns',
+  'call getUser(1234567890)',
+  'Contact: order number 0012345678',
+  'Call at 14:30 re: build 20240315 143002',
+  'home: 221 334 55 records',
+  'the desk: 12 345 678 items',
+  'calls: 2345678901 total this month',
+  'Phone firmware version 12 345 678',
+  'we bought 416 60 039 office chairs',
+]) {
+  test(`a cue word out of a label position does not make a phone number: ${t}`, () => {
+    assert.deepEqual(found(t), []);
+  });
+}
+
+test('phone cues in a label position, with label and function words between', () => {
+  assert.deepEqual(found('Phone number: 467 3395'), [['PHONE', '467 3395', 0.55]]);
+  assert.deepEqual(found('text me on my mobile 467 3395'), [['PHONE', '467 3395', 0.55]]);
+  assert.deepEqual(found("didn't get any message on my registered 668 5702"), [['PHONE', '668 5702', 0.55]]);
+  assert.deepEqual(found('416 60 039 (office)'), [['PHONE', '416 60 039', 0.55]]);
+  // A generic label in a block that a phone word labels, or before a "+" number.
+  assert.deepEqual(found('Mobile: 737 219 628\nDesk: 5403926876'), [
+    ['PHONE', '737 219 628', 0.55],
+    ['PHONE', '5403926876', 0.8],
+  ]);
+});
+
 test('an unformatted run of digits needs a cue even when it is a valid number', () => {
   assert.deepEqual(found('{"t":4155552671,"id":7}'), []);
   assert.deepEqual(found('{"phone":"4155552671"}'), [['PHONE', '4155552671', 0.8]]);
@@ -86,15 +117,31 @@ test('a postcode before a house number is an address, not a phone number', () =>
   ]);
 });
 
-test('cards: Luhn without a known issuer counts only after a card word', () => {
-  // 16 digits starting 35 outside JCB's 3528–3589; "0604…" is no current issuer prefix.
+test('cards: Luhn without a known issuer counts only right after a card word', () => {
+  // 16 digits starting 35 outside JCB's 3528–3589; a 7 (petroleum) fleet card.
   assert.deepEqual(found('my card 3598899323053410 is lost'), [['CREDIT_CARD', '3598899323053410', 0.7]]);
-  assert.deepEqual(found('redeem points on credit card 060426070011 please'), [
-    ['CREDIT_CARD', '060426070011', 0.7],
+  assert.deepEqual(found('What is my credit card number? 7088000000123455'), [
+    ['CREDIT_CARD', '7088000000123455', 0.7],
   ]);
   assert.deepEqual(found('order 3598899323053410 shipped'), []);
   assert.deepEqual(found('my card 3598899323053411'), []); // Luhn fails
 });
+
+// The weak card tier: a card word right before the number (no other noun between), a payment
+// industry's first digit (ISO/IEC 7812 MII 1–7) and 13–19 digits. A SIM's ICCID is Luhn-valid and
+// starts 89 (MII 8: telecom); 9 is national use; "0604…" (MII 0, 12 digits) is no card number.
+for (const t of [
+  'My SIM card ICCID is 8944100000000000125, please activate it',
+  'Replacement SIM card: 8944100000000000125',
+  'card 987654321012347',
+  'redeem points on credit card 060426070011 please',
+  'My card was declined, transaction id 3598899323053410',
+  'credit note 3598899323053410',
+]) {
+  test(`not a payment card: ${t}`, () => {
+    assert.deepEqual(found(t), []);
+  });
+}
 
 test('issuer ranges beyond the big four', () => {
   assert.equal(cardIinOk('2200000000000004'), true); // Mir

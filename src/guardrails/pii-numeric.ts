@@ -2,16 +2,26 @@
  * The PII entities that always contain a digit — cards, IBANs, US SSNs, IP addresses, dates of
  * birth, street addresses — found from the text's digit runs (phone numbers, which use the same
  * runs: pii-phones.ts). A regex candidate counts only when it validates (pii-validators.ts): Luhn
- * + issuer for cards (Luhn alone next to a card cue word, with lower confidence), mod 97 + country
- * length for IBANs, SSA rules for SSNs, ipaddr.js for IPs. Dates count as dates of birth only next
- * to a cue ("born", "DOB"…). Street addresses have no checksum: they are found by structure, with
- * lower confidence and limited recall (docs/guardrails.md).
+ * + issuer for cards (without a known issuer: Luhn, a payment industry's first digit and a card
+ * word right before the number, with lower confidence), mod 97 + country length for IBANs, SSA
+ * rules for SSNs, ipaddr.js for IPs. Dates count as dates of birth only next to a cue ("born",
+ * "DOB"…). Street addresses have no checksum: they are found by structure, with lower confidence
+ * and limited recall (docs/guardrails.md).
  *
  * Speed: every numeric entity contains a run of digits, so one pass collects the digit runs and
  * each entity's regex is tried (sticky) only where a run can start one of its matches — the same
  * matches as a global scan, without trying every position of the text for every entity.
  */
-import { cardCueBefore, cardIinOk, ibanOk, ipv4Ok, ipv6Ok, luhnOk, ssnOk } from './pii-validators.ts';
+import {
+  cardCueBefore,
+  cardIinOk,
+  cardMiiOk,
+  ibanOk,
+  ipv4Ok,
+  ipv6Ok,
+  luhnOk,
+  ssnOk,
+} from './pii-validators.ts';
 
 /** Reports one finding; the detector collects them and resolves overlaps. */
 export type Found = (type: string, start: number, end: number, confidence: number) => void;
@@ -140,9 +150,10 @@ export function cards(text: string, { at, n }: DigitRuns, found: Found): void {
     from = s + m[0].length;
     const d = m[0].replace(/[ -]/g, '');
     if (!luhnOk(d)) continue;
-    // Luhn passes for one random number in ten: without a known issuer it takes a card word.
+    // Luhn passes for one random number in ten: without a known issuer it takes a payment
+    // industry's first digit and length, and a card word right before it.
     if (cardIinOk(d)) found('CREDIT_CARD', s, from, 0.95);
-    else if (cardCueBefore(text, s)) found('CREDIT_CARD', s, from, 0.7);
+    else if (cardMiiOk(d) && cardCueBefore(text, s)) found('CREDIT_CARD', s, from, 0.7);
   }
 }
 

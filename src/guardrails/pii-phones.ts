@@ -1,13 +1,13 @@
 /**
  * Phone numbers, found from the digit runs (pii-numeric.ts): chains of runs joined by phone
  * separators, with "+" or "(" before and an extension after. A chain counts when
- * libphonenumber-js finds a valid number in it, or — next to a cue word ("phone", "fax"…) — when
- * the whole chain is a possible number, with lower confidence. Shapes that look like a phone
+ * libphonenumber-js finds a valid number in it, or — with a phone cue in a label position ("Phone:
+ * …", "call me on …", "… fax") — when the whole chain is a possible number, with lower confidence. Shapes that look like a phone
  * number but are something else (dates, year ranges, decimals, IPv4 addresses, ids in URLs, a
  * postcode before a house number) are ruled out first.
  */
 import { type DigitRuns, type Found, isWordChar, STREET_AT } from './pii-numeric.ts';
-import { type PhoneChecker, phoneCueNear } from './pii-validators.ts';
+import { isInternational, type PhoneChecker, phoneCueNear } from './pii-validators.ts';
 
 /** A phone extension right after the number: "x4587", " ext. 36", " extension 12". */
 const PHONE_EXT_AT = /[ \t]{0,2}(?:x|ext\.?|extn\.?|extension)[ \t]{0,2}\d{1,7}(?!\d)/iy;
@@ -117,8 +117,9 @@ function phoneAt(
   if (notAPhone(candidate)) return next;
   // An unformatted run ("1700000000" in a JSON log) is a phone number only where the context says
   // so; a formatted one (groups, "+", parentheses) carries its own evidence.
-  const bare = last === first && !candidate.startsWith('+') && !candidate.startsWith('(');
-  let cue = bare ? phoneCueNear(text, start, end) : undefined;
+  const international = isInternational(candidate);
+  const bare = last === first && !international && !candidate.startsWith('(');
+  let cue = bare ? phoneCueNear(text, start, end, false) : undefined;
   if (bare && !cue) return next;
   // A last group that starts a street address ("03262 2437 Main St") is a house number after a
   // postcode: only a number valid in the default region outweighs that.
@@ -142,7 +143,7 @@ function phoneAt(
   }
   // The weak tier; a number does not end in a one-digit group ("978-3-16-148410-0" is an ISBN).
   if (valid.length > 0 || cut || at[2 * last + 1]! - at[2 * last]! < 2) return next;
-  cue ??= phoneCueNear(text, start, end);
+  cue ??= phoneCueNear(text, start, end, international);
   if (cue && !isAddress() && checker.possible(candidate, last > first)) found('PHONE', start, end, 0.55);
   return next;
 }

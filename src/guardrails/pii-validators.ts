@@ -178,31 +178,94 @@ export function emailOk(local: string, domain: string): boolean {
 }
 
 /**
- * Words that make a run of digits a phone number when it is near ("Phone: 467 3395", "call me on
- * …", "… 416 60 039 office"): the context check of presidio's recognizers, as a rule. Before the
- * number anywhere in a short window; messaging words only with "to/on/at" ("messages to …", not
- * "error message 404 500 503"); the label words that are ordinary words in prose (office, home…)
- * only as a label ("Office: …") or right after the number ("… -Office", "… fax").
+ * Cue words: the context check of presidio's recognizers, as a rule. A cue counts only in a label
+ * position — right before the number, with at most a few filler words between ("Phone number:
+ * …", "call me on …", "my card number is …") — so a cue word elsewhere in the sentence ("api call
+ * took 123 456 789 ns", "Contact: order number 0012345678") does not make a number of the digits
+ * after it. The fillers are label words (number, no., home, mobile…) and function words (my, is,
+ * at…): another noun between cue and number ("order", "build", "ticket", "ICCID") names what the
+ * number is instead.
  */
-const PHONE_CUE_BEFORE =
-  /\b(?:t[eé]l|t[eé]l[eé]phone|tel[eé]fono?|phones?|phoned|mobile|m[oó]vil|cell(?:phone|ular)?|fax|landline|hotline|voicemail|whats ?app|call(?:s|ing)?|ring (?:me|us)|dial(?:l?ed|l?ing)?|answering|contact)\b|\b(?:messages?|sms|texts?|texted|texting)(?: me)? (?:to|on|at)\b|\btext me\b|\b(?:office|desk|home|work|direct|main)\s?:/i;
-const PHONE_CUE_AFTER =
-  /[ \t]{0,2}[-,(/]?[ \t]{0,2}(?:office|fax|mobile|cell|home|work|desk|tel|phone|landline)\b/iy;
-const CUE_WINDOW = 40;
+/** Separators between a cue, its fillers and the number: spaces, line breaks, ":", "#", quotes… */
+const SEP = String.raw`[\s:#"'=(\-]`;
+/** Words that may stand between a cue and its number. */
+const FILLERS = String.raw`number|numbers|no\.|no|nr\.?|num|is|was|are|my|our|your|his|her|their|the|a|me|us|at|on|to|via|new|registered|primary|personal|private|business|work|home|office|mobile|cell|direct|main|daytime|line|contact`;
+/** At most three filler words, then the separators before the number; anchored at the window end. */
+const GAP = String.raw`(?:${SEP}*\b(?:${FILLERS})\b){0,3}${SEP}*$`;
 
-/** A phone cue in the CUE_WINDOW characters before `start`, or a label right after `end`. */
-export function phoneCueNear(text: string, start: number, end: number): boolean {
-  if (PHONE_CUE_BEFORE.test(text.slice(Math.max(0, start - CUE_WINDOW), start))) return true;
+/** Words that name a phone number wherever they label one. */
+const PHONE_WORDS = String.raw`t[eé]l\.?|t[eé]l[eé]phone|tel[eé]fono?|phones?|mobile|mob\.|m[oó]vil|cell(?:phone|ular)?|fax|landline|hotline|helpline|voicemail|whats ?app|sms`;
+/**
+ * A phone cue before the number: a phone word, or a phrase that only a phone number completes
+ * ("call me on", "text us at", "messages to", "not answering at", "dial", "contact number").
+ * Not a bare "call" or "contact": "call getUser(…)", "contact count …" are about something else.
+ */
+const PHONE_CUE_BEFORE = new RegExp(
+  String.raw`(?:\b(?:${PHONE_WORDS})|\b(?:call(?:ing)?|ring|text(?:ing)?|phon(?:e|ing)|whats ?app|sms|message)\s(?:me|us)\b|\b(?:messages?|sms|texts?|texted|texting)(?: me)? (?:to|on|at)\b|\bdial(?:l?ed|l?ing)?\b|\banswering (?:at|on)\b|\bcontact (?:number|no\.?|phone)\b)${GAP}`,
+  'i',
+);
+const PHONE_WORD = new RegExp(String.raw`\b(?:${PHONE_WORDS})(?!\w)`, 'i');
+/**
+ * Labels that are ordinary words in prose ("the desk: 12 345 678 items", "home: 221 334 55
+ * records"): a phone cue only for a number in international form ("Desk: +44 …") or in a block
+ * that a phone word already labels ("Mobile: …\nDesk: …").
+ */
+const GENERIC_LABEL = new RegExp(String.raw`\b(?:office|desk|home|work|direct|main)\s?:${SEP}*$`, 'i');
+/**
+ * A label right after the number ("416 60 039 office", "…7641-Office\,", "… (mobile)"): it must
+ * end the entry — line end, ")", "," , ";", "\", "|" — or it is a word about something else
+ * ("12 345 678 office chairs").
+ */
+const PHONE_CUE_AFTER =
+  /[ \t]{0,2}[-,(/]?[ \t]{0,2}(?:office|fax|mobile|cell|home|work|desk|tel|phone|landline)(?=[ \t]*(?:[)\r\n,;\\|]|$))/iy;
+/** How far before a number its cue (with its fillers) may start. */
+const CUE_WINDOW = 48;
+/** How far before a generic label a phone word makes it a phone label. */
+const LABEL_BLOCK = 120;
+
+/** The text before `start` that a cue may occupy, not starting inside a word. */
+function windowBefore(text: string, start: number, width: number): string {
+  let from = Math.max(0, start - width);
+  while (from > 0 && from < start && /\w/.test(text[from - 1]!)) from++;
+  return text.slice(from, start);
+}
+
+/**
+ * A phone cue in a label position: before `start` (PHONE_CUE_BEFORE, or a generic label for an
+ * international number or in a block with a phone word) or a label right after `end`.
+ */
+export function phoneCueNear(text: string, start: number, end: number, international: boolean): boolean {
+  const before = windowBefore(text, start, CUE_WINDOW);
+  if (PHONE_CUE_BEFORE.test(before)) return true;
+  const label = GENERIC_LABEL.exec(before);
+  if (
+    label &&
+    (international || PHONE_WORD.test(windowBefore(text, start - before.length + label.index, LABEL_BLOCK)))
+  )
+    return true;
   PHONE_CUE_AFTER.lastIndex = end;
   return PHONE_CUE_AFTER.test(text);
 }
 
-const CARD_CUE =
-  /\b(?:cards?|cc|credit|debit|visa|master ?card|amex|american express|discover|jcb|maestro|diners|union ?pay)\b/i;
+/** Payment-card words ("card", "cc", "visa"…). */
+const CARD_CUE = new RegExp(
+  String.raw`\b(?:cards?|cc|credit|debit|visa|master ?card|amex|american express|discover|jcb|maestro|diners|union ?pay)\b(?:${SEP}*\b(?:number|no\.|no|nr\.?|num|is|was|ending|details|on|file)\b){0,3}[\s:#"'=(\-?]*$`,
+  'i',
+);
 
-/** A payment-card word in the CUE_WINDOW characters before `start` ("my card …", "cc …"). */
+/** A payment-card word right before `start`, with at most a few fillers between ("my card number is …"). */
 export function cardCueBefore(text: string, start: number): boolean {
-  return CARD_CUE.test(text.slice(Math.max(0, start - CUE_WINDOW), start));
+  return CARD_CUE.test(windowBefore(text, start, CUE_WINDOW));
+}
+
+/**
+ * Major industry identifier (ISO/IEC 7812-1, the first digit) and length of a payment card: 1–2
+ * airlines, 3 travel and entertainment, 4–5 banking, 6 merchandising and banking, 7 petroleum;
+ * 13–19 digits. Not 0 (ISO/TC 68 assignments), 8 (telecom and healthcare: a SIM's ICCID starts
+ * 89) or 9 (national use).
+ */
+export function cardMiiOk(d: string): boolean {
+  return d.length >= 13 && d.length <= 19 && d[0]! >= '1' && d[0]! <= '7';
 }
 
 export interface PhoneFinding {
@@ -230,7 +293,7 @@ export interface PhoneChecker {
 }
 
 /** "+44 …" or "(+44) …": written with the country calling code. */
-const isInternational = (candidate: string): boolean =>
+export const isInternational = (candidate: string): boolean =>
   candidate.startsWith('+') || candidate.startsWith('(+');
 
 export function createPhoneChecker(region: CountryCode, fallback: readonly CountryCode[]): PhoneChecker {
