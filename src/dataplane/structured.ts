@@ -8,7 +8,7 @@ import {
   SchemaRefusedError,
 } from '../guardrails/json-schema.ts';
 import type { JsonSchemaPolicy } from '../guardrails/policy.ts';
-import { threadCpuMs } from '../util/cpu-clock.ts';
+import { startBudget, threadCpuMs } from '../util/cpu-clock.ts';
 import type { AnswerFilter } from './stream-guard.ts';
 import type { Format } from './texts.ts';
 
@@ -130,8 +130,8 @@ export function createStructuredCheck(
   output: StructuredOutput,
   policy: JsonSchemaPolicy,
   request: FastifyRequest,
-  /** The budget's clock: this thread's CPU time by default (see src/util/cpu-clock.ts). */
-  now: () => number = threadCpuMs,
+  /** The budget's wall clock; the CPU clock that may excuse an overrun follows it when injected (tests). */
+  now?: () => number,
 ): StructuredCheck {
   const format = output.kind === 'json_object' ? 'JSON object' : 'JSON schema';
   const decide = (result: AnswerCheck, maxChars: number): PortcullisError | undefined => {
@@ -161,10 +161,12 @@ export function createStructuredCheck(
     });
   };
   const check = (text: string): PortcullisError | undefined => {
-    const started = now();
+    const overran = startBudget(
+      now ? { wall: now, cpu: now } : { wall: () => performance.now(), cpu: threadCpuMs },
+    );
     let result = output.check(text);
     // Checks are synchronous and bounded; the budget is measured, as for the other detectors.
-    if (result.outcome !== 'error' && now() - started > policy.timeBudgetMs)
+    if (result.outcome !== 'error' && overran(policy.timeBudgetMs))
       result = { outcome: 'error', reason: 'timeout' };
     return decide(result, JSON_SCHEMA_LIMITS.maxAnswerChars);
   };

@@ -66,7 +66,7 @@ test('fails closed when a detector overruns its time budget', () => {
   assert.equal(r.blockedBy?.category, 'detector_timeout');
 });
 
-test('a budget counts the detector’s own CPU work, not time its thread was not running', () => {
+test('a budget is not overrun by time the thread was not running, only by the detector’s own work', () => {
   const benign = { score: 0, categories: [], flags: [], patternScore: 0, modelScore: 0 };
   const slept = createGuardrails({
     createInjectionScorer: () => ({

@@ -9,7 +9,7 @@
  * budget is checked after each detector rather than by preemption.
  */
 
-import { threadCpuMs } from '../util/cpu-clock.ts';
+import { type BudgetClocks, startBudget, threadCpuMs } from '../util/cpu-clock.ts';
 import { applySpans, createRedactionCounter, type TaggedSpan, type Vault } from './actions.ts';
 import { createInjectionScorer, type InjectionScorer, type InjectionScorerOptions } from './injection.ts';
 import { createPiiDetector, type PiiDetector } from './pii.ts';
@@ -73,12 +73,10 @@ export interface GuardrailsDeps {
   /** Monotonic milliseconds; default performance.now. Injected so tests can force a timeout. */
   now?: () => number;
   /**
-   * The clock a detector's time budget is measured on. Default: this thread's CPU time
-   * (`process.threadCpuUsage`), so time the thread spent descheduled — CPU steal, other processes,
-   * a busy machine — does not count against a detector and flip a fail-closed block; only its own
-   * work does. When `now` is injected (tests), budgets follow it.
+   * The CPU clock that may excuse a wall-time overrun of a detector's budget (src/util/cpu-clock.ts):
+   * this thread's CPU time by default; `now` when only `now` is injected (tests).
    */
-  budgetClock?: () => number;
+  cpuNow?: () => number;
   injection?: InjectionScorerOptions;
   /** Detector factories, replaceable in tests (e.g. one that throws) and for custom builds. */
   createInjectionScorer?: (o: InjectionScorerOptions) => InjectionScorer;
@@ -90,7 +88,7 @@ const CACHE_LIMIT = 256;
 
 export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
   const now = deps.now ?? (() => performance.now());
-  const budgetClock = deps.budgetClock ?? deps.now ?? threadCpuMs;
+  const clocks: BudgetClocks = { wall: now, cpu: deps.cpuNow ?? deps.now ?? threadCpuMs };
   const injection = (deps.createInjectionScorer ?? createInjectionScorer)(deps.injection ?? {});
   const makePii =
     deps.createPiiDetector ??
@@ -128,10 +126,10 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
         body: (f: Finding) => void,
       ): void => {
         const finding: Finding = { detector, action, counts: {}, texts: [] };
-        const t0 = budgetClock();
+        const overran = startBudget(clocks);
         try {
           body(finding);
-          if (budgetClock() - t0 > budgetMs) finding.error = 'timeout';
+          if (overran(budgetMs)) finding.error = 'timeout';
         } catch {
           finding.error = 'exception';
         }
