@@ -50,6 +50,20 @@ export interface EventWriterOptions {
 }
 
 const DROP_LOG_INTERVAL_MS = 10_000;
+/** How long a flush waits for records still being priced before committing what it has. */
+const PRICING_WAIT_MS = 2_000;
+
+async function settledOrTimeout(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
 
 export function createEventWriter(opts: EventWriterOptions): EventWriter {
   const { store, audit, logger, batchSize, queueSize } = opts;
@@ -78,9 +92,9 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
     }
   };
 
-  /** Commits one batch of each queue; the number of events committed (0: nothing was queued). */
-  async function flushOnce(): Promise<number> {
-    if (events.length === 0 && usage.length === 0) return 0;
+  /** Commits one batch of each queue; how many of each were committed (none: nothing was queued). */
+  async function flushOnce(): Promise<{ events: number; usage: number }> {
+    if (events.length === 0 && usage.length === 0) return { events: 0, usage: 0 };
     const batchEvents = events.splice(0, batchSize);
     const batchUsage = usage.splice(0, batchSize);
     try {
@@ -94,7 +108,7 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
         failing = false;
         logger.warn({ event: 'audit.writer_recovered' }, 'audit: event writer committing again');
       }
-      return batchEvents.length + batchUsage.length;
+      return { events: batchEvents.length, usage: batchUsage.length };
     } catch (err) {
       if (!failing) {
         failing = true;
@@ -120,11 +134,17 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
   function pass(drainAll: boolean): Promise<void> {
     flushing ??= (async () => {
       try {
-        if (pricing.size > 0) await Promise.allSettled([...pricing]);
-        let left = events.length + usage.length;
-        for (let n = await flushOnce(); n > 0; n = await flushOnce()) {
-          left -= n;
-          if (drainAll ? left <= 0 : events.length < batchSize && usage.length < batchSize && !closed) break;
+        // A price lookup that hangs (a stuck store) must not hold the audit events back for ever.
+        if (pricing.size > 0) await settledOrTimeout([...pricing], PRICING_WAIT_MS);
+        let leftEvents = events.length;
+        let leftUsage = usage.length;
+        for (let n = await flushOnce(); n.events + n.usage > 0; n = await flushOnce()) {
+          leftEvents -= n.events;
+          leftUsage -= n.usage;
+          const done = drainAll
+            ? leftEvents <= 0 && leftUsage <= 0
+            : events.length < batchSize && usage.length < batchSize && !closed;
+          if (done) break;
         }
       } finally {
         flushing = undefined;
@@ -179,11 +199,11 @@ export function createEventWriter(opts: EventWriterOptions): EventWriter {
         try {
           await flush();
         } catch {
-          if (Date.now() >= giveUp) break;
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
+        if (Date.now() >= giveUp) break;
       }
-      const left = events.length + usage.length;
+      const left = events.length + usage.length + pricing.size;
       if (left > 0) {
         logger.error({ event: 'audit.events_lost', lost: left }, 'audit: events not written at shutdown');
       }

@@ -120,6 +120,34 @@ describe('event writer', () => {
     await place.cleanup();
   });
 
+  it('a price lookup that never settles holds neither the audit events nor close() past its deadline', async () => {
+    const { store, audit, logs, logger, place } = await setup();
+    const writer = createEventWriter({
+      store,
+      audit,
+      logger,
+      flushMs: 60_000,
+      batchSize: 100,
+      queueSize: 1000,
+    });
+    writer.usageLater(new Promise(() => undefined));
+    writer.audit({ action: 'request.refused', details: { code: 'invalid_api_key', status: 401 } });
+    const started = Date.now();
+    await writer.close(500);
+    assert.ok(Date.now() - started < 4_000, 'close() kept its deadline (plus one pricing wait)');
+    assert.equal(
+      (await store.db.selectFrom('audit_log').select('seq').execute()).length,
+      1,
+      'the event was written',
+    );
+    assert.ok(
+      logs.some((l) => l.includes('audit.events_lost')),
+      'the unpriced record is reported lost',
+    );
+    await store.close();
+    await place.cleanup();
+  });
+
   it('drops and counts events beyond the bound while the store is away, never blocking', async () => {
     const { store, audit, logs, logger, place } = await setup();
     await audit.ready();
