@@ -103,7 +103,10 @@ export function createPatternMatcher(
     if (pattern.re.flags.includes('g') || pattern.re.flags.includes('y'))
       throw new Error('injection patterns must not be global or sticky (test() would keep state)');
     const gate: number[] = [];
-    for (const set of requiredLiteralSets(pattern.re.source)) {
+    // The u and v flags change how a source reads (astral characters, \p{…}): such a pattern
+    // always runs rather than being read the other way.
+    const literalSets = /[uv]/.test(pattern.re.flags) ? [] : requiredLiteralSets(pattern.re.source);
+    for (const set of literalSets) {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
       if (set.some((l) => !/^[\x00-\x7f]+$/.test(l))) continue;
       const id = sets++;

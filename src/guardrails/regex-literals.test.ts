@@ -25,8 +25,38 @@ describe('requiredLiterals', () => {
     }
   });
 
+  it('reads JavaScript the way JavaScript does: empty and negated-empty classes, \\c, octal escapes', () => {
+    // Each source matches the text given, which lacks what a PCRE-style reading would require.
+    for (const [source, text] of [
+      ['abc[^]|xyz]', 'xyz]'],
+      ['abc[]|xyz]', 'xyz]'],
+      ['\\cJfoo', '\nfoo'],
+      ['a\\12b', 'a\nb'],
+      ['ignore[^]{0,20}instructions|system prompt[:\\]]', 'system prompt:'],
+      ['a\\:b\\=c', 'a:b=c'],
+    ] as const) {
+      assert.ok(new RegExp(source).test(text), source);
+      const literals = requiredLiterals(source);
+      assert.ok(
+        literals === null || literals.some((l) => text.toLowerCase().includes(l)),
+        `${source}: ${literals}`,
+      );
+    }
+  });
+
   it('refuses syntax it cannot read rather than guessing', () => {
-    for (const source of ['(a', 'a)', '[abc', '+a', '(?<x>a)\\', '(?P<x>a)']) {
+    for (const source of [
+      '(a',
+      'a)',
+      '[abc',
+      '+a',
+      '(?<x>a)\\',
+      '(?P<x>a)',
+      'zz\\u|abc',
+      '\\xZ',
+      '\\q',
+      '\\p{L}',
+    ]) {
       assert.throws(() => requiredLiterals(source), source);
     }
   });

@@ -59,17 +59,26 @@ class Parser {
       const e = s[this.i++];
       if (e === undefined) throw new Error('trailing backslash');
       if (e === 'b' || e === 'B') return { kind: 'zero' };
-      if (/[.()[\]{}|*+?^$\\/-]/.test(e)) return { kind: 'char', ch: e, min: 1, max: 1 };
-      if (e === 'u' && s[this.i] === '{') this.i = s.indexOf('}', this.i) + 1;
-      else if (e === 'u') this.i += 4;
-      else if (e === 'x') this.i += 2;
-      else if ((e === 'p' || e === 'P') && s[this.i] === '{') this.i = s.indexOf('}', this.i) + 1;
-      else if (e === 'k' && s[this.i] === '<') this.i = s.indexOf('>', this.i) + 1;
+      // Any escaped non-alphanumeric is that character itself (identity escape, without the u flag).
+      if (!/[A-Za-z0-9]/.test(e)) return { kind: 'char', ch: e, min: 1, max: 1 };
+      // Escapes of one character whose spelling varies (\x41, \u0041, \12 octal, \cJ…): "some
+      // character". Spellings that would read differently without the u flag are refused.
+      const expect = (re: RegExp): void => {
+        const m = re.exec(s.slice(this.i));
+        if (!m) throw new Error(`unsupported escape \\${e}`);
+        this.i += m[0].length;
+      };
+      if (e === 'u') expect(/^[0-9a-fA-F]{4}/);
+      else if (e === 'x') expect(/^[0-9a-fA-F]{2}/);
+      else if (e === 'c') expect(/^[a-zA-Z]/);
+      else if (/[0-9]/.test(e)) expect(/^[0-9]*/);
+      else if (e === 'p' || e === 'P' || e === 'k') throw new Error(`unsupported escape \\${e}`);
+      else if (!/[dDwWsSnrtfv]/.test(e)) throw new Error(`unsupported escape \\${e}`);
       return { kind: 'other' };
     }
     if (c === '[') {
+      // In JavaScript a "]" right after "[" or "[^" closes the class ([] and [^] are classes).
       if (s[this.i] === '^') this.i++;
-      if (s[this.i] === ']') this.i++;
       while (this.i < s.length && s[this.i] !== ']') this.i += s[this.i] === '\\' ? 2 : 1;
       if (this.i >= s.length) throw new Error('unterminated class');
       this.i++;
