@@ -382,9 +382,46 @@ const runsOf = (alphabet: string, n: number): string[] =>
  */
 const GLOBAL_STOPWORDS = ['...', ...runsOf('abcdefghijklmnopqrstuvwxyz', 10), ...runsOf('0123456789', 10)];
 
-/** Words in a key's name that say its value is not a real one ("fakeToken", "invalid_api_key"). */
-const NOT_REAL = 'fake|dummy|mock|bogus|placeholder|wrong|invalid|(?:non|not)[_.-]?(?:valid|matching|real)';
-const GENERIC_WORDS = 'access|auth|api|credential|creds|key|passw(?:or)?d|secret|token';
+/**
+ * Words in a key's name that say its value is not a real one ("fakeToken", "invalid_api_key"), and
+ * pairs of segments that do ("nonMatchingToken", "NOT_REAL_KEY"). Lower-case; notRealKeyName()
+ * builds the regex.
+ */
+const NOT_REAL_WORDS = ['fake', 'dummy', 'mock', 'bogus', 'placeholder', 'wrong', 'invalid'];
+const NOT_REAL_PAIR = [
+  ['non', 'not'],
+  ['valid', 'matching', 'real'],
+] as const;
+
+/**
+ * A regex for the `match` allowlist that finds a NOT_REAL word or pair as a whole segment of the key's name,
+ * never inside a longer word ("MOCKAROO_API_KEY", "cache_invalidation_secret" and "HAMMOCK_TOKEN"
+ * are real keys) and never in the value. The name is the run of `[\w.-]` the match starts with
+ * (the generic rule puts an `=`, `:`, `>`, `,` or quote between name and value). Segments are split
+ * at `_ . -`, digits and camelCase boundaries, so case matters and the regex has no `i` flag: a
+ * word is written lower-case ("fake"), capitalised ("Fake") or upper-case ("FAKE"); before it
+ * stands no letter (lower-case form) or no capital (the others, so "myFakeKey" counts); after it
+ * no lower-case letter, and after the upper-case form no capital that starts another upper-case
+ * run either ("FAKEToken" counts, "INVALIDATION" does not).
+ */
+function notRealKeyName(): string {
+  const forms = (words: readonly string[]) => {
+    const alt = (ws: string[]) => `(?:${ws.join('|')})`;
+    return [
+      { re: alt([...words]), before: '(?<![A-Za-z])', after: '(?![a-z])' },
+      {
+        re: alt(words.map((w) => w[0]!.toUpperCase() + w.slice(1))),
+        before: '(?<![A-Z])',
+        after: '(?![a-z])',
+      },
+      { re: alt(words.map((w) => w.toUpperCase())), before: '(?<![A-Z])', after: '(?![a-z]|[A-Z](?![a-z]))' },
+    ];
+  };
+  const terms = forms(NOT_REAL_WORDS).map((f) => f.before + f.re + f.after);
+  for (const a of forms(NOT_REAL_PAIR[0]))
+    for (const b of forms(NOT_REAL_PAIR[1])) terms.push(`${a.before}${a.re}[_.-]?${b.re}${b.after}`);
+  return `^[\\w.-]*?(?:${terms.join('|')})`;
+}
 
 /**
  * Sorted, with texts that another one starts dropped, and a character-class fan-out folded back into
@@ -415,32 +452,36 @@ function applyOverrides(doc: ReturnType<typeof translateConfig>): void {
   // A provider's token format owns its prefix: a value starting with another rule's literal token
   // prefix ("xoxp-", "sm_pat_", "ops_eyJ") that this rule did not report is that provider's token
   // in the wrong shape (cut short, a placeholder), not an unknown secret. Prefixes are derived from
-  // the token rules (no `key = value` context), kept when ≥ 4 characters with a separator in them.
+  // the token rules (no `key = value` context) and kept only when distinctive: a separator and at
+  // least 4 letters and digits, and not a version. A short one ("api-", "pat.", "npm_", "gho_",
+  // "ext_") or a version ("v1.0-") also starts many values that are nobody's token format, and a
+  // real secret with such a start would be lost when that provider's own rule does not match it.
+  const distinctive = (p: string): boolean =>
+    /^[\w.~-]+$/.test(p) &&
+    /[_.~-]/.test(p) &&
+    p.replace(/[^a-z0-9]/gi, '').length >= 4 &&
+    !/^v?\d+(?:\.\d+)+/i.test(p);
   const prefixes = new Set<string>();
   for (const r of doc.rules) {
     if (r.id.startsWith('generic') || r.source.includes(':{1,3}=')) continue;
-    for (const p of leadingLiterals(r.source))
-      if (p.length >= 4 && /^[\w.~-]+$/.test(p) && /[_.~-]/.test(p)) prefixes.add(p);
+    for (const p of leadingLiterals(r.source)) if (distinctive(p)) prefixes.add(p);
   }
-  const escaped = tidyPrefixes([...prefixes]).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const escaped = tidyPrefixes([...prefixes])
+    .filter(distinctive)
+    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   generic.allowlists.push(
     { target: 'secret', regexes: [{ source: `^(?:${escaped.join('|')})`, flags: 'i' }], stopwords: [] },
     {
       target: 'match',
-      regexes: [
-        {
-          source: `(?:${NOT_REAL})[\\w.-]{0,40}?(?:${GENERIC_WORDS})|(?:${GENERIC_WORDS})[\\w.-]{0,20}?(?:${NOT_REAL})`,
-          flags: 'i',
-        },
-      ],
+      regexes: [{ source: notRealKeyName(), flags: '' }],
       stopwords: [],
     },
   );
   doc.additions = [
     `rule ${extra.map((r) => r.id).join(', ')}: defined by gitleaks' generator but not shipped in its config`,
     'global stopwords: "..." (an elided value) and every run of 10 consecutive letters or digits (typed, not random)',
-    'generic-api-key allowlist (secret): values starting with a token prefix of another rule (that rule decides)',
-    'generic-api-key allowlist (match): key names saying the value is not real (fake, dummy, mock, invalid, …)',
+    'generic-api-key allowlist (secret): values starting with a distinctive token prefix of another rule (that rule decides)',
+    'generic-api-key allowlist (match): key names with a whole segment saying the value is not real (fake, dummy, mock, invalid, …)',
   ];
 }
 

@@ -240,3 +240,87 @@ test('the generator reads which literal a regex match starts with', () => {
           r.id,
         );
 });
+
+test('a 1 MB adversarial text scans in linear time (regression guard: < 2 s each)', () => {
+  // Hits of one keyword arrive from the two halves of the text in turn (an insertion sort of them
+  // took 13 s on 420 KB), and many matches on one long line once each read the whole line.
+  const MB = 2 ** 20;
+  const fill = (piece: (i: number) => string): string => {
+    const parts: string[] = [];
+    let n = 0;
+    for (let i = 0; n < MB; i++) {
+      const p = piece(i);
+      parts.push(p);
+      n += p.length;
+    }
+    return parts.join('').slice(0, MB);
+  };
+  const keywords = [...new Set(gitleaks.rules.flatMap((r) => r.keywords))];
+  const shapes: Record<string, string> = {
+    '"ey " repeated': 'ey '.repeat(Math.floor(MB / 3)),
+    '"key=" repeated': 'key='.repeat(MB / 4),
+    'keyword-dense random': fill(
+      (i) => keywords[(i * 7919) % keywords.length]! + draw(`${B62} ="'_-.:`, 3, i),
+    ),
+    'generic secrets on one line': fill((i) => `api_key=${draw(B62, 20, i + 1)} `),
+    'provider tokens on one line': fill((i) => `ghp_${draw(B62, 36, i + 1)} `),
+  };
+  for (const [name, text] of Object.entries(shapes)) {
+    const t = performance.now();
+    scanner.scan(text);
+    const ms = performance.now() - t;
+    assert.ok(ms < 2000, `${name}: ${ms.toFixed(0)} ms for 1 MB`);
+  }
+});
+
+test('a line allowlist reads the line of each match, also among many matches', () => {
+  const v = (seed: number): string => draw(B62, 24, seed);
+  // gitleaks allows generic keys on a Docker `--mount=type=secret,` line.
+  const text = `api_key=${v(1)} x\nRUN --mount=type=secret,id=a api_key=${v(2)} api_key=${v(3)}\napi_key=${v(4)}`;
+  const found = scanner.scan(text).map((s) => text.slice(s.start, s.end));
+  assert.deepEqual(found, [v(1), v(4)]);
+});
+
+test('"not real" words count only as whole segments of the key name', () => {
+  const value = draw(B36, 24, 13);
+  // Words that merely contain "mock" or "invalid" name real keys.
+  for (const name of [
+    'MOCKAROO_API_KEY',
+    'CLOUDFRONT_INVALIDATION_TOKEN',
+    'cache_invalidation_secret',
+    'HAMMOCK_API_KEY',
+    'SMOCKER_AUTH_TOKEN',
+    'mockarooApiKey',
+    'hammockToken',
+  ])
+    assert.deepEqual(ids(`${name}: "${value}"`), ['generic-api-key'], name);
+  // A whole segment, split at _ . - and camelCase, says the value is not real.
+  for (const name of [
+    'fakeToken',
+    'FAKE_TOKEN',
+    'fake-token',
+    'FakeToken',
+    'FAKEToken',
+    'my.mock.api_key',
+    'nonMatchingToken',
+    'NOT_REAL_API_KEY',
+    'notValidSecret',
+    'api_key_wrong',
+    'placeholderPassword',
+    'mock2_secret',
+  ])
+    assert.deepEqual(ids(`${name}: "${value}"`), [], name);
+  // Only the name counts: our words in the value do not hide it ("mock" and "fake" in a value are
+  // gitleaks' own stopwords, so "invalid" stands for them here).
+  const withWord = `${draw(B36, 10, 17)}_invalid_${draw(B36, 10, 19)}`;
+  assert.deepEqual(ids(`api_token = "${withWord}"`), ['generic-api-key']);
+});
+
+test('a short or version-like token prefix does not hide a generic key', () => {
+  // Another rule's prefix defers a value to that rule only when it is distinctive (xoxp-, sm_pat_);
+  // these start many values that are nobody's token, so the value is still a generic key.
+  const body = draw(B62, 24, 29);
+  for (const prefix of ['api-', 'pat.', 'sat.', 'ico-', 'pul-', 'v1.0-', 'npm_', 'gho_'])
+    assert.deepEqual(ids(`api_key = "${prefix}${body}"`), ['generic-api-key'], prefix);
+  assert.deepEqual(ids(`SECRET_KEY=ico-${body}`), ['generic-api-key']);
+});

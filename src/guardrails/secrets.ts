@@ -66,14 +66,16 @@ export function portcullisKeyChecksumOk(key: string): boolean {
 const WORDISH = /[\w.-]/;
 const NON_ASCII = /[^\x20-\x7e]/;
 
-/** Insertion sort of the first `n` items: the lists are short and mostly in order already. */
-function sortAscending(a: { [i: number]: number }, n: number): void {
-  for (let i = 1; i < n; i++) {
-    const v = a[i]!;
-    let j = i - 1;
-    for (; j >= 0 && a[j]! > v; j--) a[j + 1] = a[j]!;
-    a[j + 1] = v;
+/** The first newline at or after `from` (binary search in the sorted `nl[0..n)`); `n` if none. */
+function firstAtOrAfter(nl: Int32Array, n: number, from: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (nl[mid]! < from) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }
 
 const PLACEHOLDER_PASSWORD =
@@ -190,27 +192,90 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
   });
   const findKeywords = createKeywordAutomaton([...keywordIndex.keys()]);
   const hits: KeywordHits = { count: 0, keyword: new Int32Array(256), start: new Int32Array(256) };
-  // Per call: which rules may match (`active[i] === mark`) and, for anchored ones, where to try.
+  // Per call: which rules may match (`active[i] === mark`) and, for anchored ones, where to try
+  // (`starts[i]`, the first `startCount[i]` entries). Typed arrays, so that sorting them is
+  // numeric, native and O(n log n) whatever their order: the keyword scan reports hits from its two
+  // halves in turn, so a text dense with one keyword gives a list that is far from sorted.
   const active = new Uint32Array(compiled.length);
-  const starts: number[][] = compiled.map(() => []);
+  const starts: Int32Array[] = compiled.map(() => new Int32Array(0));
+  const startCount = new Int32Array(compiled.length);
   const toRun = new Int32Array(compiled.length);
   const keywordless = compiled.flatMap((c, i) => (c.rule.keywords.length === 0 ? [i] : []));
   let toRunCount = 0;
   let mark = 0;
   const activate = (r: number): void => {
     active[r] = mark;
-    starts[r]!.length = 0;
+    startCount[r] = 0;
     toRun[toRunCount++] = r;
   };
+  const addStart = (r: number, at: number): void => {
+    let a = starts[r]!;
+    const n = startCount[r]!;
+    if (n === a.length) {
+      const b = new Int32Array(Math.max(16, n * 2));
+      b.set(a);
+      starts[r] = a = b;
+    }
+    a[n] = at;
+    startCount[r] = n + 1;
+  };
+  // Per call, built on first need: where the text's newlines are (for allowlists on the line), and
+  // the last answer of each line allowlist, so that many matches on one long line read it once.
+  let newlines = new Int32Array(0);
+  let newlineCount = -1;
+  const lineAnswer = new Map<object, { mark: number; start: number; end: number; allowed: boolean }>();
   const globalRegexes = gitleaks.global.regexes.map((r) => new RegExp(r.source, r.flags));
   const hasGlobalStopword = createWordCheck(gitleaks.global.stopwords);
 
-  const allowed = (c: CompiledRule, secret: string, match: string, line: string): boolean => {
+  /**
+   * The line(s) holding text[from, to), as gitleaks reads them: from the start of `from`'s line to
+   * the end of `to`'s. Found by binary search in the newline list, built once per call.
+   */
+  const lineBounds = (text: string, from: number, to: number): [number, number] => {
+    if (newlineCount < 0) {
+      newlineCount = 0;
+      for (let p = text.indexOf('\n'); p !== -1; p = text.indexOf('\n', p + 1)) {
+        if (newlineCount === newlines.length) {
+          const b = new Int32Array(Math.max(64, newlineCount * 2));
+          b.set(newlines);
+          newlines = b;
+        }
+        newlines[newlineCount++] = p;
+      }
+    }
+    // Last newline at or before `from` (as lastIndexOf), first at or after `to` (as indexOf).
+    const before = firstAtOrAfter(newlines, newlineCount, from + 1) - 1;
+    const after = firstAtOrAfter(newlines, newlineCount, to);
+    return [before < 0 ? 0 : newlines[before]! + 1, after < newlineCount ? newlines[after]! : text.length];
+  };
+
+  const allowed = (
+    c: CompiledRule,
+    secret: string,
+    match: string,
+    text: string,
+    idx: [number, number],
+  ): boolean => {
     if (globalRegexes.some((r) => r.test(secret)) || hasGlobalStopword(secret)) return true;
     for (const a of c.allow) {
-      const target = a.target === 'match' ? match : a.target === 'line' ? line : secret;
-      if (a.regexes.some((r) => r.test(target))) return true;
       if (a.hasStopword(secret)) return true;
+      if (a.target !== 'line') {
+        const target = a.target === 'match' ? match : secret;
+        if (a.regexes.some((r) => r.test(target))) return true;
+        continue;
+      }
+      if (a.regexes.length === 0) continue;
+      const [start, end] = lineBounds(text, idx[0], idx[1]);
+      let last = lineAnswer.get(a);
+      if (last === undefined) {
+        last = { mark: 0, start: 0, end: 0, allowed: false };
+        lineAnswer.set(a, last);
+      }
+      if (last.mark !== mark || last.start !== start || last.end !== end) {
+        const line = text.slice(start, end);
+        Object.assign(last, { mark, start, end, allowed: a.regexes.some((r) => r.test(line)) });
+      }
+      if (last.allowed) return true;
     }
     return false;
   };
@@ -227,13 +292,10 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
       if (shannonEntropy(secret) <= c.rule.entropy) return;
       if (c.generic && !/\d/.test(secret)) return;
     }
-    const lineStart = text.lastIndexOf('\n', idx[0]) + 1;
-    const lineEnd = text.indexOf('\n', idx[1]);
-    const line = text.slice(lineStart, lineEnd === -1 ? text.length : lineEnd);
     // Restore the `[\w.-]{0,50}?` prefix the generator dropped, for allowlists on the match.
     let from = m.index;
     while (from > 0 && m.index - from < 50 && WORDISH.test(text[from - 1]!)) from--;
-    if (allowed(c, secret, text.slice(from, m.index + m[0].length), line)) return;
+    if (allowed(c, secret, text.slice(from, m.index + m[0].length), text, idx)) return;
     const confidence = c.rule.validate ? c.rule.validate(secret) : c.generic ? 0.7 : 0.95;
     if (confidence <= 0) return;
     spans.push({ type: 'SECRET', start: idx[0], end: idx[1], confidence, ruleId: c.rule.id });
@@ -244,14 +306,18 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
     scan(text: string): Span[] {
       if (text.length < 8) return [];
       mark = mark === 0xffffffff ? 1 : mark + 1;
-      if (mark === 1) active.fill(0);
+      if (mark === 1) {
+        active.fill(0);
+        lineAnswer.clear();
+      }
       toRunCount = 0;
+      newlineCount = -1;
       for (const r of keywordless) activate(r);
       findKeywords(text, hits);
       for (let h = 0; h < hits.count; h++) {
         for (const r of keywordRules[hits.keyword[h]!]!) {
           if (active[r] !== mark) activate(r);
-          if (compiled[r]!.anchored) starts[r]!.push(hits.start[h]!);
+          if (compiled[r]!.anchored) addStart(r, hits.start[h]!);
         }
       }
       if (otherKw.length > 0) {
@@ -259,7 +325,7 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
         for (const o of otherKw) if (active[o.rule] !== mark && lower.includes(o.k)) activate(o.rule);
       }
       const n = toRunCount;
-      sortAscending(toRun, n); // rules run in their order, as before
+      toRun.subarray(0, n).sort(); // rules run in their order, as before
       const spans: Span[] = [];
       for (let t = 0; t < n; t++) {
         const c = compiled[toRun[t]!]!;
@@ -267,8 +333,8 @@ export function createSecretScanner(options: SecretScannerOptions = {}): SecretS
         if (c.anchored) {
           // Keyword starts arrive in order of their ends: sort, then take leftmost matches that do
           // not overlap, as a search across the text would.
-          const at = starts[toRun[t]!]!;
-          sortAscending(at, at.length);
+          const r = toRun[t]!;
+          const at = starts[r]!.subarray(0, startCount[r]!).sort();
           let from = 0;
           for (const p of at) {
             if (p < from) continue;
