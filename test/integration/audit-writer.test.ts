@@ -51,101 +51,74 @@ async function setup() {
   return { ...opened, audit, place };
 }
 
+/** A writer on a fresh store, flushed only when asked; `rows` counts what was committed. */
+async function writerRig(batchSize = 100) {
+  const rig = await setup();
+  const { store, audit, logger } = rig;
+  const writer = createEventWriter({ store, audit, logger, flushMs: 60_000, batchSize, queueSize: 1000 });
+  const rows = async (table: 'usage_records' | 'audit_log') =>
+    (await store.db.selectFrom(table).selectAll().execute()).length;
+  const done = async () => {
+    await store.close();
+    await rig.place.cleanup();
+  };
+  return { ...rig, writer, rows, done };
+}
+
 describe('event writer', () => {
   it('commits what is queued when closed (graceful shutdown)', async () => {
-    const { store, audit, logger, place } = await setup();
-    const writer = createEventWriter({
-      store,
-      audit,
-      logger,
-      flushMs: 60_000,
-      batchSize: 7,
-      queueSize: 1000,
-    });
+    const { writer, rows, done } = await writerRig(7);
     for (let i = 0; i < 25; i++) {
       writer.usage(usage(i));
       writer.audit({ action: 'request.refused', details: { code: 'invalid_api_key', status: 401 } });
     }
     await writer.close();
-    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 25);
-    assert.equal((await store.db.selectFrom('audit_log').select('seq').execute()).length, 25);
-    await store.close();
-    await place.cleanup();
+    assert.equal(await rows('usage_records'), 25);
+    assert.equal(await rows('audit_log'), 25);
+    await done();
   });
 
   it('waits for records still being priced: a flush after an answer includes its call, close() loses none', async () => {
-    const { store, audit, logger, place } = await setup();
-    const writer = createEventWriter({
-      store,
-      audit,
-      logger,
-      flushMs: 60_000,
-      batchSize: 100,
-      queueSize: 1000,
-    });
+    const { writer, rows, done } = await writerRig(100);
     const later = (i: number, ms: number) =>
       writer.usageLater(new Promise((resolve) => setTimeout(() => resolve(usage(i)), ms)));
     later(1, 20);
     writer.usageLater(Promise.resolve(undefined));
     writer.usageLater(Promise.reject(new Error('price lookup failed')));
     await writer.flush();
-    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 1);
+    assert.equal(await rows('usage_records'), 1);
     later(2, 30);
     await writer.close();
-    assert.equal((await store.db.selectFrom('usage_records').select('id').execute()).length, 2);
-    await store.close();
-    await place.cleanup();
+    assert.equal(await rows('usage_records'), 2);
+    await done();
   });
 
   it('a flush called while another is running still commits what was queued before the call', async () => {
-    const { store, audit, logger, place } = await setup();
-    const writer = createEventWriter({
-      store,
-      audit,
-      logger,
-      flushMs: 60_000,
-      batchSize: 100,
-      queueSize: 1000,
-    });
-    const count = async () => (await store.db.selectFrom('usage_records').select('id').execute()).length;
+    const { writer, rows, done } = await writerRig(100);
     writer.usage(usage(1));
     const first = writer.flush(); // takes record 1 and is now waiting on the store
     writer.usage(usage(2));
     writer.usageLater(Promise.resolve(usage(3)));
     await writer.flush();
-    assert.equal(await count(), 3, 'the second flush did not stop at the first one’s batch');
+    assert.equal(await rows('usage_records'), 3, 'the second flush did not stop at the first one’s batch');
     await first;
     await writer.close();
-    await store.close();
-    await place.cleanup();
+    await done();
   });
 
   it('a price lookup that never settles holds neither the audit events nor close() past its deadline', async () => {
-    const { store, audit, logs, logger, place } = await setup();
-    const writer = createEventWriter({
-      store,
-      audit,
-      logger,
-      flushMs: 60_000,
-      batchSize: 100,
-      queueSize: 1000,
-    });
+    const { logs, writer, rows, done } = await writerRig(100);
     writer.usageLater(new Promise(() => undefined));
     writer.audit({ action: 'request.refused', details: { code: 'invalid_api_key', status: 401 } });
     const started = Date.now();
     await writer.close(500);
     assert.ok(Date.now() - started < 4_000, 'close() kept its deadline (plus one pricing wait)');
-    assert.equal(
-      (await store.db.selectFrom('audit_log').select('seq').execute()).length,
-      1,
-      'the event was written',
-    );
+    assert.equal(await rows('audit_log'), 1, 'the event was written');
     assert.ok(
       logs.some((l) => l.includes('audit.events_lost')),
       'the unpriced record is reported lost',
     );
-    await store.close();
-    await place.cleanup();
+    await done();
   });
 
   it('drops and counts events beyond the bound while the store is away, never blocking', async () => {
