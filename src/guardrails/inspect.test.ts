@@ -111,3 +111,14 @@ test('inspect of a ~1 KB prompt with all detectors on stays well under 1 ms', ()
   for (let i = 0; i < 1000; i++) g.inspect([prompt], all, 'input');
   assert.ok((performance.now() - t) / 1000 < 1);
 });
+
+test('a detector asked to stop mid-scan fails closed at once instead of holding the event loop', () => {
+  // A million characters of phone-like runs after phone cues: seconds of libphonenumber if run out.
+  const text = 'phone: 12 345 678 '.repeat(60_000);
+  const started = performance.now();
+  const r = g.inspect([text], DEFAULT_POLICY, 'input');
+  assert.equal(r.decision, 'block');
+  assert.equal(r.blockedBy?.detector, 'pii');
+  assert.equal(r.blockedBy?.category, 'detector_timeout');
+  assert.ok(performance.now() - started < 3_000, 'stopped near its 20 ms budget, not after the whole text');
+});

@@ -21,7 +21,7 @@ import {
   type SecretsPolicy,
 } from './policy.ts';
 import { createSecretScanner, type SecretScanner } from './secrets.ts';
-import type { DetectorName, Span } from './types.ts';
+import { type DetectorName, DetectorStopped, type Span } from './types.ts';
 
 export type Stage = 'input' | 'output';
 export type Decision = 'allow' | 'block' | 'modified';
@@ -123,15 +123,15 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
         budgetMs: number,
         onError: 'block' | 'allow',
         action: Action,
-        body: (f: Finding) => void,
+        body: (f: Finding, shouldStop: () => boolean) => void,
       ): void => {
         const finding: Finding = { detector, action, counts: {}, texts: [] };
         const overran = startBudget(clocks);
         try {
-          body(finding);
+          body(finding, () => overran(budgetMs));
           if (overran(budgetMs)) finding.error = 'timeout';
-        } catch {
-          finding.error = 'exception';
+        } catch (err) {
+          finding.error = err instanceof DetectorStopped ? 'timeout' : 'exception';
         }
         if (finding.error) {
           findings.push(finding);
@@ -169,13 +169,13 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
       const spanDetector = (
         detector: 'pii' | 'secrets',
         dp: PiiPolicy | SecretsPolicy,
-        scan: (t: string) => Span[],
+        scan: (t: string, shouldStop: () => boolean) => Span[],
         countKey: (s: Span) => string,
       ): void => {
         if (!appliesTo(dp, stage)) return;
-        run(detector, dp.timeBudgetMs, dp.onError, dp.action, (f) => {
+        run(detector, dp.timeBudgetMs, dp.onError, dp.action, (f, shouldStop) => {
           texts.forEach((t, i) => {
-            const spans = scan(t).filter((s) => s.confidence >= dp.threshold);
+            const spans = scan(t, shouldStop).filter((s) => s.confidence >= dp.threshold);
             if (spans.length === 0) return;
             f.texts.push(i);
             for (const s of spans) f.counts[countKey(s)] = (f.counts[countKey(s)] ?? 0) + 1;
@@ -201,7 +201,7 @@ export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
         spanDetector(
           'pii',
           pp,
-          (t) => detector.scan(t),
+          (t, shouldStop) => detector.scan(t, shouldStop),
           (s) => s.type,
         );
       }

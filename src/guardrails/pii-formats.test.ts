@@ -4,9 +4,10 @@
  * look like them but are not (dates, versions, ids, postcodes).
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { createPiiDetector } from './pii.ts';
 import { cardIinOk, luhnOk } from './pii-validators.ts';
+import { DetectorStopped } from './types.ts';
 
 const pii = createPiiDetector();
 const found = (t: string): Array<[string, string, number]> =>
@@ -188,4 +189,25 @@ test('digit-dense text stays fast (a JSON tool result full of timestamps)', () =
   assert.deepEqual(pii.scan(json), []);
   // ~10 ms; ~180 ms before bare runs needed a cue (a libphonenumber call per timestamp).
   assert.ok(performance.now() - t0 < 75, 'JSON scan too slow');
+});
+
+describe('bounded work', () => {
+  it('stops a long phone scan when asked, with DetectorStopped', () => {
+    const text = 'phone: 12 345 678 '.repeat(2_000);
+    assert.throws(
+      () => createPiiDetector().scan(text, () => true),
+      (err) => err instanceof DetectorStopped,
+    );
+  });
+
+  it('looks back at most one street-word length for a street name (no quadratic scan)', () => {
+    const text = `${'A-'.repeat(16_000)}Strasse 123456 and Koskikatu 25`;
+    const started = performance.now();
+    const spans = createPiiDetector({ entities: ['STREET_ADDRESS'] }).scan(text);
+    assert.ok(performance.now() - started < 1_000);
+    assert.deepEqual(
+      spans.map((s) => text.slice(s.start, s.end)),
+      ['Koskikatu 25'],
+    );
+  });
 });

@@ -80,6 +80,8 @@ const STREET_EU = new RegExp(
 // The anchor: the space before a digit run, with a street word behind it.
 const STREET_EU_ANCHOR_AT = new RegExp(`(?<=(?:${STREET_TYPES})) \\d`, 'y');
 const LETTER = /^\p{L}$/u;
+/** The longest one-word street name looked for ("Koskikatu", "Hauptstraße"…): 64 characters. */
+const MAX_STREET_WORD = 64;
 
 /** Start of the run of [\p{L}-] characters that ends just before `end`. */
 function letterRunStart(text: string, end: number): number {
@@ -319,7 +321,9 @@ export function streets(text: string, { at, n }: DigitRuns, found: Found): void 
     if (space < euFrom || text.charCodeAt(space) !== 32) continue;
     STREET_EU_ANCHOR_AT.lastIndex = space;
     if (!STREET_EU_ANCHOR_AT.test(text)) continue;
-    for (let p = Math.max(euFrom, letterRunStart(text, space)); p < space; p++) {
+    // No street name is one word of more than MAX_STREET_WORD letters: looking further back would
+    // only cost time (each try scans the run forward: quadratic on a long run of capitals).
+    for (let p = Math.max(euFrom, letterRunStart(text, space), space - MAX_STREET_WORD); p < space; p++) {
       const c = text.charCodeAt(p);
       if (c < 65 || c > 90) continue;
       STREET_EU.lastIndex = p;

@@ -8,6 +8,7 @@
  */
 import { type DigitRuns, type Found, isWordChar, STREET_AT } from './pii-numeric.ts';
 import { isInternational, type PhoneChecker, phoneCueNear } from './pii-validators.ts';
+import { DetectorStopped, type ShouldStop } from './types.ts';
 
 /** A phone extension right after the number: "x4587", " ext. 36", " extension 12". */
 const PHONE_EXT_AT = /[ \t]{0,2}(?:x|ext\.?|extn\.?|extension)[ \t]{0,2}\d{1,7}(?!\d)/iy;
@@ -50,9 +51,18 @@ function phoneGap(text: string, from: number, to: number): number {
  * Phone numbers: chains of digit runs joined by phone separators (phoneGap), with "+" or "(" before
  * and an extension after. Chains of 7–15 digits go to phoneAt; the rest costs a few comparisons.
  */
-export function phones(text: string, runs: DigitRuns, checker: PhoneChecker, found: Found): void {
+export function phones(
+  text: string,
+  runs: DigitRuns,
+  checker: PhoneChecker,
+  found: Found,
+  shouldStop?: ShouldStop,
+): void {
   const { at, n } = runs;
+  let chains = 0;
   for (let i = 0; i < n; ) {
+    // libphonenumber costs microseconds a chain: a text of a million digit runs is asked to stop.
+    if (shouldStop && (++chains & 63) === 0 && shouldStop()) throw new DetectorStopped();
     const first = i;
     let digits = at[2 * i + 1]! - at[2 * i]!;
     let sep = 0;

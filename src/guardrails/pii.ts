@@ -30,7 +30,7 @@ import {
 import { phones } from './pii-phones.ts';
 import { createPhoneChecker, emailOk } from './pii-validators.ts';
 import { CUSTOM_REGEX_MAX_INPUT, compileSafeRegex } from './regex-policy.ts';
-import { resolveOverlaps, type Span } from './types.ts';
+import { resolveOverlaps, type ShouldStop, type Span } from './types.ts';
 
 export type PiiEntity =
   | 'EMAIL'
@@ -74,7 +74,8 @@ export interface PiiOptions {
 }
 
 export interface PiiDetector {
-  scan(text: string): Span[];
+  /** `shouldStop` is asked now and then during long scans; when it says so, DetectorStopped is thrown. */
+  scan(text: string, shouldStop?: ShouldStop): Span[];
 }
 
 /**
@@ -186,7 +187,7 @@ export function createPiiDetector(options: PiiOptions = {}): PiiDetector {
   const numeric = NUMERIC.some((e) => on.has(e));
 
   const detector: PiiDetector = {
-    scan(text: string): Span[] {
+    scan(text: string, shouldStop?: ShouldStop): Span[] {
       const spans: Span[] = [];
       const add: Found = (type, start, end, confidence) => {
         spans.push({ type, start, end, confidence });
@@ -212,7 +213,7 @@ export function createPiiDetector(options: PiiOptions = {}): PiiDetector {
         if (on.has('IBAN')) ibans(text, runs, add);
         if (on.has('US_SSN')) ssns(text, runs, add);
         if (on.has('IP_ADDRESS')) ipv4s(text, runs, add);
-        if (on.has('PHONE')) phones(text, runs, checker, add);
+        if (on.has('PHONE')) phones(text, runs, checker, add, shouldStop);
         if (on.has('DATE_OF_BIRTH')) dobs(text, runs, add);
         if (on.has('STREET_ADDRESS')) streets(text, runs, add);
       }

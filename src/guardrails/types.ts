@@ -17,6 +17,21 @@ export interface Span {
 }
 
 /**
+ * Thrown by a detector that was asked to stop (its time budget is spent) in the middle of a scan:
+ * a long text must not hold the event loop for seconds before the budget is even looked at.
+ * inspect() reports it as a timeout (fail closed by default).
+ */
+export class DetectorStopped extends Error {
+  constructor() {
+    super('detector stopped: time budget spent');
+    this.name = 'DetectorStopped';
+  }
+}
+
+/** Asked by a long-running detector now and then; true means stop (throw DetectorStopped). */
+export type ShouldStop = () => boolean;
+
+/**
  * The detectors a policy can configure; names as in `portcullis guardrails set --detector`.
  * `json-schema` checks structured-output answers against the request's schema (json-schema.ts);
  * the text detectors run through inspect().
