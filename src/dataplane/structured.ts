@@ -8,7 +8,7 @@ import {
   SchemaRefusedError,
 } from '../guardrails/json-schema.ts';
 import type { JsonSchemaPolicy } from '../guardrails/policy.ts';
-import { startBudget, threadCpuMs } from '../util/cpu-clock.ts';
+import { budgetClocks, startBudget } from '../util/cpu-clock.ts';
 import type { AnswerFilter } from './stream-guard.ts';
 import type { Format } from './texts.ts';
 
@@ -134,6 +134,7 @@ export function createStructuredCheck(
   now?: () => number,
 ): StructuredCheck {
   const format = output.kind === 'json_object' ? 'JSON object' : 'JSON schema';
+  const clocks = budgetClocks(now);
   const decide = (result: AnswerCheck, maxChars: number): PortcullisError | undefined => {
     if (result.outcome === 'valid') return undefined;
     const failed = result.outcome === 'error' ? result.reason : undefined;
@@ -161,9 +162,7 @@ export function createStructuredCheck(
     });
   };
   const check = (text: string): PortcullisError | undefined => {
-    const overran = startBudget(
-      now ? { wall: now, cpu: now } : { wall: () => performance.now(), cpu: threadCpuMs },
-    );
+    const overran = startBudget(clocks);
     let result = output.check(text);
     // Checks are synchronous and bounded; the budget is measured, as for the other detectors.
     if (result.outcome !== 'error' && overran(policy.timeBudgetMs))

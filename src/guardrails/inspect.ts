@@ -9,7 +9,7 @@
  * budget is checked after each detector rather than by preemption.
  */
 
-import { type BudgetClocks, startBudget, threadCpuMs } from '../util/cpu-clock.ts';
+import { budgetClocks, startBudget } from '../util/cpu-clock.ts';
 import { applySpans, createRedactionCounter, type TaggedSpan, type Vault } from './actions.ts';
 import { createInjectionScorer, type InjectionScorer, type InjectionScorerOptions } from './injection.ts';
 import { createPiiDetector, type PiiDetector } from './pii.ts';
@@ -88,7 +88,7 @@ const CACHE_LIMIT = 256;
 
 export function createGuardrails(deps: GuardrailsDeps = {}): Guardrails {
   const now = deps.now ?? (() => performance.now());
-  const clocks: BudgetClocks = { wall: now, cpu: deps.cpuNow ?? deps.now ?? threadCpuMs };
+  const clocks = budgetClocks(deps.now, deps.cpuNow);
   const injection = (deps.createInjectionScorer ?? createInjectionScorer)(deps.injection ?? {});
   const makePii =
     deps.createPiiDetector ??

@@ -26,6 +26,14 @@ export interface BudgetClocks {
   cpu: () => number;
 }
 
+/**
+ * The clocks a budget uses: wall time (performance.now) and this thread's CPU time, unless injected;
+ * an injected wall clock alone (tests) stands for both.
+ */
+export function budgetClocks(wall?: () => number, cpu?: () => number): BudgetClocks {
+  return { wall: wall ?? (() => performance.now()), cpu: cpu ?? wall ?? threadCpuMs };
+}
+
 /** Starts measuring; the returned function tells whether `budgetMs` was overrun so far. */
 export function startBudget(clocks: BudgetClocks): (budgetMs: number) => boolean {
   const wall0 = clocks.wall();
